@@ -1,0 +1,936 @@
+/*
+ * TCP receive segment coalescing (RSC) engine
+ *
+ * Copyright (c) 2026 The QEMU virtio-net RSC authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * See include/net/rsc.h for the model and the output contract.  The rules
+ * follow Microsoft's RSC rules for what may join a coalesced unit, and the
+ * flush rules of Linux GRO where Microsoft's are silent (PSH closes a unit).
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/bswap.h"
+#include "net/rsc.h"
+
+#define ETH_HLEN        14
+#define ETH_P_IPV4      0x0800
+#define ETH_P_IPV6      0x86dd
+#define IP_PROTO_TCP    6
+#define IPV4_HLEN       20
+#define IPV6_HLEN       40
+#define TCP_HLEN        20
+
+#define TCP_FIN         0x01
+#define TCP_SYN         0x02
+#define TCP_RST         0x04
+#define TCP_PSH         0x08
+#define TCP_ACK         0x10
+#define TCP_URG         0x20
+#define TCP_ECE         0x40
+#define TCP_CWR         0x80
+
+#define TCPOPT_EOL      0
+#define TCPOPT_NOP      1
+#define TCPOPT_TS       8
+#define TCPOLEN_TS      10
+
+/* IPv6 extension headers walked to find the TCP header of a flow */
+#define IPV6_HOPOPTS    0
+#define IPV6_ROUTING    43
+#define IPV6_FRAGMENT   44
+#define IPV6_DSTOPTS    60
+#define IPV6_MAX_EXT    8
+
+#define RSC_NONE        (-1)
+#define RSC_BUF_MIN     2048
+
+/* What to do with a fed frame, decided from the frame alone */
+typedef enum RscClass {
+    RSC_BYPASS,         /* no flow: deliver now */
+    RSC_FINALIZE,       /* flow's unit first, then the frame as fed */
+    RSC_CANDIDATE,      /* may join or start the flow's unit */
+} RscClass;
+
+typedef struct RscKey {
+    uint32_t addr[8];   /* source then destination; IPv4 uses [0] and [4] */
+    uint16_t sport;
+    uint16_t dport;
+    uint32_t ipv6;
+} RscKey;
+
+/* Parsed view of one fed frame; offsets are from the frame start */
+typedef struct RscSeg {
+    const uint8_t *frame;
+    size_t len;
+    const NetRscHdr *hdr;
+    RscKey key;
+    uint32_t hash;
+    bool ipv6;
+    bool abort;         /* with RSC_FINALIZE: an exception rule fired */
+    uint16_t l4;        /* TCP header */
+    uint16_t data;      /* payload */
+    uint32_t end;       /* end of the IP datagram (padding follows) */
+    uint32_t seq;
+    uint32_t ack;
+    uint16_t win;
+    uint8_t tcp_flags;
+    uint16_t ts;        /* offset of TSval, 0 if no timestamp option */
+    uint32_t tsval;
+    uint32_t tsecr;
+    uint16_t payload_sum;
+} RscSeg;
+
+typedef enum RscChainState {
+    RSC_FREE,
+    RSC_OPEN,           /* in the hash table and the age list */
+    RSC_CLOSED,         /* finished, waiting in the output queue */
+} RscChainState;
+
+typedef struct NetRscChain {
+    RscChainState state;
+    RscKey key;
+    uint32_t hash;
+    int32_t hnext;      /* hash bucket list */
+    int32_t older;      /* age list: open units by first arrival */
+    int32_t newer;
+    int32_t qnext;      /* output queue */
+    int64_t deadline;
+
+    uint8_t *buf;
+    uint32_t cap;
+    uint32_t len;       /* bytes of the packet in buf */
+    uint32_t first_len; /* the first frame as fed, padding included */
+    NetRscHdr first_hdr;
+    NetRscHdr out_hdr;  /* set when closed */
+
+    bool ipv6;
+    uint16_t l4;
+    uint16_t data;
+    uint16_t ts;
+    uint16_t mss;
+    uint8_t hop_min;
+    bool psh;
+    uint32_t next_seq;
+    uint32_t ack;
+    uint16_t win;
+    uint32_t tsval;
+    uint32_t tsecr;
+    uint32_t payload_len;
+    uint32_t payload_sum;   /* unfolded, of the payload so far */
+    uint16_t segments;
+    uint16_t dup_acks;
+    uint16_t absorbed;      /* frames merged after the first */
+} NetRscChain;
+
+struct NetRscEngine {
+    NetRscConfig cfg;
+    NetRscStats stats;
+    NetRscChain *chains;
+    int32_t *buckets;
+    uint32_t bucket_mask;
+    int32_t free_head;
+    int32_t oldest;
+    int32_t newest;
+    int32_t qhead;
+    int32_t qtail;
+    uint32_t open;
+    uint32_t closed;
+    bool stalled;
+    size_t buf_bytes;
+};
+
+/*
+ * Internet checksum helpers.  Sums are kept unfolded in 32 bits as the sum
+ * of big-endian 16-bit words; rsc_fold() finishes them.
+ */
+static uint32_t rsc_fold(uint64_t sum)
+{
+    while (sum >> 16) {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    return sum;
+}
+
+static uint16_t rsc_sum(const uint8_t *p, size_t n)
+{
+    uint64_t sum = 0;
+    uint32_t w;
+    uint16_t r;
+
+    while (n >= 16) {
+        uint32_t a, b, c, d;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + 4, 4);
+        memcpy(&c, p + 8, 4);
+        memcpy(&d, p + 12, 4);
+        sum += (uint64_t)a + b + c + d;
+        p += 16;
+        n -= 16;
+    }
+    while (n >= 4) {
+        memcpy(&w, p, 4);
+        sum += w;
+        p += 4;
+        n -= 4;
+    }
+    if (n >= 2) {
+        uint16_t h;
+        memcpy(&h, p, 2);
+        sum += h;
+        p += 2;
+        n -= 2;
+    }
+    if (n) {
+        /* a trailing byte is the high byte of a big-endian word */
+        uint16_t h = 0;
+        memcpy(&h, p, 1);
+        sum += h;
+    }
+    r = rsc_fold(sum);
+    /* summing native words gives the byte-swapped sum on little endian */
+    return GUINT16_FROM_BE(r);
+}
+
+/* Add the sum of a block that starts @offset bytes into the summed data */
+static uint32_t rsc_sum_at(uint32_t sum, uint16_t block, uint32_t offset)
+{
+    if (offset & 1) {
+        block = (block << 8) | (block >> 8);
+    }
+    return sum + block;
+}
+
+static uint32_t rsc_pseudo_sum(const uint8_t *l3, bool ipv6, uint32_t l4_len)
+{
+    uint32_t sum;
+
+    if (ipv6) {
+        sum = rsc_sum(l3 + 8, 32);
+    } else {
+        sum = rsc_sum(l3 + 12, 8);
+    }
+    return sum + IP_PROTO_TCP + (l4_len >> 16) + (l4_len & 0xffff);
+}
+
+static inline int32_t rsc_seq_diff(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b);
+}
+
+static uint32_t rsc_hash(const RscKey *k, uint32_t seed)
+{
+    const uint32_t *w = (const uint32_t *)k;
+    uint32_t h = seed ^ 0x9e3779b9;
+    size_t i;
+
+    for (i = 0; i < sizeof(*k) / 4; i++) {
+        h ^= w[i];
+        h *= 0x85ebca6b;
+        h ^= h >> 15;
+    }
+    h *= 0xc2b2ae35;
+    return h ^ (h >> 16);
+}
+
+/*
+ * TCP options: only NOP, EOL and one timestamp option may appear in a
+ * segment that joins a unit.
+ */
+static bool rsc_parse_options(RscSeg *s, const uint8_t *opt, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        uint8_t kind = opt[i];
+
+        if (kind == TCPOPT_EOL) {
+            break;
+        }
+        if (kind == TCPOPT_NOP) {
+            i++;
+            continue;
+        }
+        if (kind != TCPOPT_TS || s->ts || i + TCPOLEN_TS > n ||
+            opt[i + 1] != TCPOLEN_TS) {
+            return false;
+        }
+        s->ts = opt + i + 2 - s->frame;
+        s->tsval = ldl_be_p(opt + i + 2);
+        s->tsecr = ldl_be_p(opt + i + 6);
+        i += TCPOLEN_TS;
+    }
+    return true;
+}
+
+/* Find the TCP header behind IPv6 extension headers, or return 0. */
+static size_t rsc_skip_ipv6_ext(const uint8_t *f, size_t off, size_t end,
+                                uint8_t nh)
+{
+    int i;
+
+    for (i = 0; i < IPV6_MAX_EXT && nh != IP_PROTO_TCP; i++) {
+        size_t hlen;
+
+        if (off + 8 > end) {
+            return 0;
+        }
+        switch (nh) {
+        case IPV6_HOPOPTS:
+        case IPV6_ROUTING:
+        case IPV6_DSTOPTS:
+            hlen = (f[off + 1] + 1) * 8;
+            break;
+        case IPV6_FRAGMENT:
+            if (lduw_be_p(f + off + 2) & 0xfff8) {
+                /* a later fragment carries no TCP header */
+                return 0;
+            }
+            hlen = 8;
+            break;
+        default:
+            return 0;
+        }
+        nh = f[off];
+        off += hlen;
+    }
+    return nh == IP_PROTO_TCP ? off : 0;
+}
+
+static RscClass rsc_finalize(RscSeg *s, bool abort)
+{
+    s->abort = abort;
+    return RSC_FINALIZE;
+}
+
+/*
+ * Decide from the frame alone whether it bypasses the engine, must
+ * finalize its flow, or is a candidate for coalescing.
+ */
+static RscClass rsc_classify(RscSeg *s, uint32_t seed)
+{
+    const uint8_t *f = s->frame;
+    const uint8_t *ip = f + ETH_HLEN;
+    const uint8_t *tcp;
+    size_t l4, tcp_hlen, ip_hlen;
+    bool exception = false;
+    uint32_t csum;
+
+    if (s->len < ETH_HLEN) {
+        return RSC_BYPASS;
+    }
+    memset(&s->key, 0, sizeof(s->key));
+    switch (lduw_be_p(f + 12)) {
+    case ETH_P_IPV4:
+        if (s->len < ETH_HLEN + IPV4_HLEN || (ip[0] >> 4) != 4) {
+            return RSC_BYPASS;
+        }
+        ip_hlen = (ip[0] & 0xf) * 4;
+        s->end = ETH_HLEN + lduw_be_p(ip + 2);
+        if (ip_hlen < IPV4_HLEN || s->end < ETH_HLEN + ip_hlen ||
+            s->end > s->len || ip[9] != IP_PROTO_TCP ||
+            (lduw_be_p(ip + 6) & 0x1fff)) {
+            /* malformed, not TCP, or a fragment without the TCP header */
+            return RSC_BYPASS;
+        }
+        /* IPv4 options, first fragment (MF) */
+        exception = ip_hlen != IPV4_HLEN || (ip[6] & 0x20);
+        s->ipv6 = false;
+        s->key.addr[0] = ldl_be_p(ip + 12);
+        s->key.addr[4] = ldl_be_p(ip + 16);
+        l4 = ETH_HLEN + ip_hlen;
+        break;
+    case ETH_P_IPV6:
+        if (s->len < ETH_HLEN + IPV6_HLEN || (ip[0] >> 4) != 6) {
+            return RSC_BYPASS;
+        }
+        s->end = ETH_HLEN + IPV6_HLEN + lduw_be_p(ip + 4);
+        if (s->end > s->len) {
+            return RSC_BYPASS;
+        }
+        l4 = ETH_HLEN + IPV6_HLEN;
+        if (ip[6] != IP_PROTO_TCP) {
+            l4 = rsc_skip_ipv6_ext(f, l4, s->end, ip[6]);
+            if (!l4) {
+                return RSC_BYPASS;
+            }
+            exception = true;
+        }
+        s->ipv6 = true;
+        memcpy(s->key.addr, ip + 8, 32);
+        s->key.ipv6 = 1;
+        break;
+    default:
+        return RSC_BYPASS;
+    }
+
+    if (l4 + TCP_HLEN > s->end) {
+        return RSC_BYPASS;
+    }
+    tcp = f + l4;
+    tcp_hlen = (tcp[12] >> 4) * 4;
+    if (tcp_hlen < TCP_HLEN || l4 + tcp_hlen > s->end) {
+        return RSC_BYPASS;
+    }
+    s->key.sport = lduw_be_p(tcp);
+    s->key.dport = lduw_be_p(tcp + 2);
+    s->hash = rsc_hash(&s->key, seed);
+    s->l4 = l4;
+    s->data = l4 + tcp_hlen;
+    s->seq = ldl_be_p(tcp + 4);
+    s->ack = ldl_be_p(tcp + 8);
+    s->tcp_flags = tcp[13];
+    s->win = lduw_be_p(tcp + 14);
+    s->ts = 0;
+
+    if (exception) {
+        return rsc_finalize(s, true);
+    }
+    if ((s->tcp_flags & ~TCP_PSH) != TCP_ACK) {
+        /* SYN, FIN, RST, URG, ECE, CWR, or no ACK */
+        return rsc_finalize(s, true);
+    }
+    if (!rsc_parse_options(s, tcp + TCP_HLEN, tcp_hlen - TCP_HLEN)) {
+        return rsc_finalize(s, true);
+    }
+    if (s->hdr && s->hdr->gso_type != NET_RSC_GSO_NONE) {
+        /* already a large packet */
+        return rsc_finalize(s, false);
+    }
+    if (s->len > NET_RSC_BUF_MAX) {
+        return rsc_finalize(s, false);
+    }
+    if (!s->ipv6 && rsc_fold(rsc_sum(ip, IPV4_HLEN)) != 0xffff) {
+        return rsc_finalize(s, true);
+    }
+
+    s->payload_sum = rsc_sum(f + s->data, s->end - s->data);
+    if (s->hdr && ((s->hdr->flags & NET_RSC_F_DATA_VALID) ||
+                   ((s->hdr->flags & NET_RSC_F_NEEDS_CSUM) &&
+                    s->hdr->csum_start == l4 && s->hdr->csum_offset == 16))) {
+        return RSC_CANDIDATE;
+    }
+    csum = rsc_pseudo_sum(ip, s->ipv6, s->end - l4);
+    csum += rsc_sum(tcp, tcp_hlen);
+    csum = rsc_sum_at(csum, s->payload_sum, tcp_hlen);
+    if (rsc_fold(csum) != 0xffff) {
+        return rsc_finalize(s, true);
+    }
+    return RSC_CANDIDATE;
+}
+
+/* Hash table, age list and output queue */
+
+static NetRscChain *rsc_lookup(NetRscEngine *e, const RscSeg *s)
+{
+    int32_t i = e->buckets[s->hash & e->bucket_mask];
+
+    while (i != RSC_NONE) {
+        NetRscChain *c = &e->chains[i];
+        if (c->hash == s->hash && !memcmp(&c->key, &s->key, sizeof(s->key))) {
+            return c;
+        }
+        i = c->hnext;
+    }
+    return NULL;
+}
+
+static void rsc_unlink(NetRscEngine *e, NetRscChain *c)
+{
+    int32_t idx = c - e->chains;
+    int32_t *p = &e->buckets[c->hash & e->bucket_mask];
+
+    while (*p != idx) {
+        p = &e->chains[*p].hnext;
+    }
+    *p = c->hnext;
+
+    if (c->older != RSC_NONE) {
+        e->chains[c->older].newer = c->newer;
+    } else {
+        e->oldest = c->newer;
+    }
+    if (c->newer != RSC_NONE) {
+        e->chains[c->newer].older = c->older;
+    } else {
+        e->newest = c->older;
+    }
+    e->open--;
+}
+
+static void rsc_release(NetRscEngine *e, NetRscChain *c)
+{
+    c->state = RSC_FREE;
+    c->hnext = e->free_head;
+    e->free_head = c - e->chains;
+}
+
+/* Rewrite the headers of a unit that absorbed more than its first frame */
+static void rsc_build_coalesced(NetRscChain *c)
+{
+    uint8_t *ip = c->buf + ETH_HLEN;
+    uint8_t *tcp = c->buf + c->l4;
+    uint32_t l4_len = c->len - c->l4;
+    uint32_t sum;
+
+    if (c->ipv6) {
+        stw_be_p(ip + 4, c->len - ETH_HLEN - IPV6_HLEN);
+        ip[7] = c->hop_min;
+    } else {
+        stw_be_p(ip + 2, c->len - ETH_HLEN);
+        ip[8] = c->hop_min;
+        stw_be_p(ip + 10, 0);
+        stw_be_p(ip + 10, ~rsc_fold(rsc_sum(ip, IPV4_HLEN)));
+    }
+    stl_be_p(tcp + 8, c->ack);
+    if (c->psh) {
+        tcp[13] |= TCP_PSH;
+    }
+    stw_be_p(tcp + 14, c->win);
+    if (c->ts) {
+        stl_be_p(c->buf + c->ts, c->tsval);
+        stl_be_p(c->buf + c->ts + 4, c->tsecr);
+    }
+    stw_be_p(tcp + 16, 0);
+    sum = rsc_pseudo_sum(ip, c->ipv6, l4_len);
+    sum += rsc_sum(tcp, c->data - c->l4);
+    sum = rsc_sum_at(sum, rsc_fold(c->payload_sum), c->data - c->l4);
+    stw_be_p(tcp + 16, ~rsc_fold(sum));
+
+    c->out_hdr = (NetRscHdr) {
+        .flags = NET_RSC_F_NEEDS_CSUM | NET_RSC_F_RSC_INFO,
+        .gso_type = c->ipv6 ? NET_RSC_GSO_TCPV6 : NET_RSC_GSO_TCPV4,
+        .hdr_len = c->data,
+        .gso_size = c->mss,
+        .segments = c->segments,
+        .dup_acks = c->dup_acks,
+    };
+}
+
+/* Finish an open unit and queue it for delivery */
+static void rsc_close(NetRscEngine *e, NetRscChain *c)
+{
+    rsc_unlink(e, c);
+    if (c->absorbed) {
+        rsc_build_coalesced(c);
+        if (c->segments > 1) {
+            e->stats.coalesce_events++;
+            e->stats.coalesced_pkts += c->segments;
+            e->stats.coalesced_octets += c->payload_len;
+        }
+    } else {
+        c->len = c->first_len;
+        c->out_hdr = c->first_hdr;
+    }
+    c->state = RSC_CLOSED;
+    c->qnext = RSC_NONE;
+    if (e->qtail != RSC_NONE) {
+        e->chains[e->qtail].qnext = c - e->chains;
+    } else {
+        e->qhead = c - e->chains;
+    }
+    e->qtail = c - e->chains;
+    e->closed++;
+}
+
+static bool rsc_deliver(NetRscEngine *e, const NetRscHdr *hdr,
+                        const uint8_t *frame, size_t len)
+{
+    if (!e->cfg.deliver(e->cfg.opaque, hdr, frame, len)) {
+        e->stats.refused++;
+        e->stalled = true;
+        return false;
+    }
+    e->stats.delivered++;
+    return true;
+}
+
+/* Deliver queued units in order; false if the guest refused one */
+static bool rsc_drain(NetRscEngine *e)
+{
+    while (e->qhead != RSC_NONE) {
+        NetRscChain *c = &e->chains[e->qhead];
+
+        if (!rsc_deliver(e, &c->out_hdr, c->buf, c->len)) {
+            return false;
+        }
+        e->qhead = c->qnext;
+        if (e->qhead == RSC_NONE) {
+            e->qtail = RSC_NONE;
+        }
+        e->closed--;
+        rsc_release(e, c);
+    }
+    e->stalled = false;
+    return true;
+}
+
+static bool rsc_reserve(NetRscChain *c, NetRscEngine *e, size_t need)
+{
+    size_t cap;
+
+    if (need <= c->cap) {
+        return true;
+    }
+    if (need > NET_RSC_BUF_MAX) {
+        return false;
+    }
+    cap = MAX(c->cap, RSC_BUF_MIN);
+    while (cap < need) {
+        cap *= 2;
+    }
+    cap = MIN(cap, NET_RSC_BUF_MAX);
+    e->buf_bytes += cap - c->cap;
+    c->buf = g_realloc(c->buf, cap);
+    c->cap = cap;
+    return true;
+}
+
+static void rsc_start(NetRscEngine *e, const RscSeg *s, int64_t now)
+{
+    int32_t idx = e->free_head;
+    NetRscChain *c = &e->chains[idx];
+    static const NetRscHdr no_hdr;
+    const uint8_t *ip = s->frame + ETH_HLEN;
+
+    e->free_head = c->hnext;
+    rsc_reserve(c, e, s->len);
+    memcpy(c->buf, s->frame, s->len);
+
+    c->state = RSC_OPEN;
+    c->key = s->key;
+    c->hash = s->hash;
+    c->hnext = e->buckets[s->hash & e->bucket_mask];
+    e->buckets[s->hash & e->bucket_mask] = idx;
+    c->newer = RSC_NONE;
+    c->older = e->newest;
+    if (e->newest != RSC_NONE) {
+        e->chains[e->newest].newer = idx;
+    } else {
+        e->oldest = idx;
+    }
+    e->newest = idx;
+    e->open++;
+
+    c->deadline = now + e->cfg.interval_ns;
+    c->len = s->end;
+    c->first_len = s->len;
+    c->first_hdr = s->hdr ? *s->hdr : no_hdr;
+    c->first_hdr.segments = 0;
+    c->first_hdr.dup_acks = 0;
+    c->ipv6 = s->ipv6;
+    c->l4 = s->l4;
+    c->data = s->data;
+    c->ts = s->ts;
+    c->tsval = s->tsval;
+    c->tsecr = s->tsecr;
+    c->hop_min = s->ipv6 ? ip[7] : ip[8];
+    c->psh = false;
+    c->payload_len = s->end - s->data;
+    c->payload_sum = s->payload_sum;
+    c->mss = c->payload_len;
+    c->next_seq = s->seq + c->payload_len;
+    c->ack = s->ack;
+    c->win = s->win;
+    c->segments = 1;
+    c->dup_acks = 0;
+    c->absorbed = 0;
+}
+
+typedef enum RscJoin {
+    RSC_JOINED,
+    RSC_NO_JOIN,        /* close the unit, the segment starts a new one */
+    RSC_TOO_BIG,        /* likewise, at the IP datagram limit */
+    RSC_NOT_SAME,       /* close the unit, the segment goes out alone */
+} RscJoin;
+
+/* Header fields that must match for a segment to join: all but lengths,
+ * IPv4 ID/checksum/TTL, IPv6 hop limit, and the TCP fields handled below */
+static bool rsc_same_headers(const NetRscChain *c, const RscSeg *s)
+{
+    const uint8_t *a = c->buf;
+    const uint8_t *b = s->frame;
+
+    if (s->data != c->data || s->ts != c->ts ||
+        memcmp(a, b, ETH_HLEN)) {
+        return false;
+    }
+    if (c->ipv6) {
+        /* version, traffic class (with ECN), flow label */
+        return !memcmp(a + ETH_HLEN, b + ETH_HLEN, 4);
+    }
+    /* TOS (with ECN) and flags/fragment (DF) */
+    return a[ETH_HLEN + 1] == b[ETH_HLEN + 1] &&
+           a[ETH_HLEN + 6] == b[ETH_HLEN + 6];
+}
+
+static RscJoin rsc_join(NetRscEngine *e, NetRscChain *c, const RscSeg *s)
+{
+    uint32_t payload = s->end - s->data;
+    const uint8_t *ip = s->frame + ETH_HLEN;
+    uint8_t hop = c->ipv6 ? ip[7] : ip[8];
+
+    if (!rsc_same_headers(c, s)) {
+        return RSC_NO_JOIN;
+    }
+    if (s->seq != c->next_seq || rsc_seq_diff(s->ack, c->ack) < 0) {
+        return payload ? RSC_NO_JOIN : RSC_NOT_SAME;
+    }
+    if (c->ts && rsc_seq_diff(s->tsval, c->tsval) < 0) {
+        return payload ? RSC_NO_JOIN : RSC_NOT_SAME;
+    }
+
+    if (payload == 0) {
+        if (s->ack != c->ack) {
+            return RSC_NOT_SAME;
+        }
+        if (s->win != c->win) {
+            e->stats.window_updates++;
+            c->win = s->win;
+        } else {
+            e->stats.dup_acks++;
+            c->dup_acks++;
+        }
+    } else {
+        if (c->dup_acks) {
+            return RSC_NO_JOIN;
+        }
+        if (c->len - ETH_HLEN + payload > NET_RSC_MAX_IP_LEN) {
+            return RSC_TOO_BIG;
+        }
+        rsc_reserve(c, e, c->len + payload);
+        memcpy(c->buf + c->len, s->frame + s->data, payload);
+        c->payload_sum = rsc_sum_at(c->payload_sum, s->payload_sum,
+                                    c->payload_len);
+        c->len += payload;
+        c->payload_len += payload;
+        c->next_seq += payload;
+        c->mss = MAX(c->mss, payload);
+        c->segments++;
+        c->ack = s->ack;
+        c->win = s->win;
+    }
+    c->hop_min = MIN(c->hop_min, hop);
+    c->psh |= !!(s->tcp_flags & TCP_PSH);
+    if (c->ts) {
+        c->tsval = s->tsval;
+        c->tsecr = s->tsecr;
+    }
+    c->absorbed++;
+    return RSC_JOINED;
+}
+
+/* Deliver @s alone, after the queue; false if refused */
+static bool rsc_deliver_seg(NetRscEngine *e, const RscSeg *s)
+{
+    static const NetRscHdr no_hdr;
+    NetRscHdr hdr = s->hdr ? *s->hdr : no_hdr;
+
+    hdr.segments = 0;
+    hdr.dup_acks = 0;
+    return rsc_drain(e) && rsc_deliver(e, &hdr, s->frame, s->len);
+}
+
+static NetRscStatus rsc_taken(NetRscEngine *e)
+{
+    e->stats.received++;
+    return NET_RSC_TAKEN;
+}
+
+NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
+                             const uint8_t *frame, size_t len,
+                             int64_t now_ns)
+{
+    RscSeg s = { .frame = frame, .len = len, .hdr = hdr };
+    NetRscChain *c = NULL;
+    bool closed_unit = false;
+    RscClass cls;
+
+    if (e->stalled) {
+        return NET_RSC_STALLED;
+    }
+
+    cls = rsc_classify(&s, e->cfg.hash_seed);
+    if (cls != RSC_BYPASS) {
+        c = rsc_lookup(e, &s);
+    }
+
+    if (cls == RSC_CANDIDATE && c) {
+        switch (rsc_join(e, c, &s)) {
+        case RSC_JOINED:
+            if (c->psh) {
+                rsc_close(e, c);
+                rsc_drain(e);
+            }
+            return rsc_taken(e);
+        case RSC_TOO_BIG:
+            e->stats.size_limit++;
+            /* fall through */
+        case RSC_NO_JOIN:
+            rsc_close(e, c);
+            c = NULL;
+            closed_unit = true;
+            break;
+        case RSC_NOT_SAME:
+            cls = RSC_FINALIZE;
+            break;
+        }
+    }
+
+    if (cls == RSC_CANDIDATE && s.end > s.data &&
+        !(s.tcp_flags & TCP_PSH)) {
+        if (!rsc_drain(e)) {
+            return NET_RSC_STALLED;
+        }
+        if (e->free_head == RSC_NONE) {
+            e->stats.evictions++;
+            rsc_close(e, &e->chains[e->oldest]);
+            if (!rsc_drain(e)) {
+                return NET_RSC_STALLED;
+            }
+        }
+        rsc_start(e, &s, now_ns);
+        return rsc_taken(e);
+    }
+
+    /* the segment goes out alone, after its flow's unit if it has one */
+    if (c) {
+        rsc_close(e, c);
+        closed_unit = true;
+    }
+    if (!rsc_deliver_seg(e, &s)) {
+        return NET_RSC_STALLED;
+    }
+    if (s.abort) {
+        e->stats.aborts++;
+    }
+    if (closed_unit) {
+        e->stats.finalized++;
+    } else {
+        e->stats.bypassed++;
+    }
+    return rsc_taken(e);
+}
+
+void net_rsc_poll(NetRscEngine *e, int64_t now_ns)
+{
+    while (e->oldest != RSC_NONE &&
+           e->chains[e->oldest].deadline <= now_ns) {
+        e->stats.timer_drains++;
+        rsc_close(e, &e->chains[e->oldest]);
+    }
+    rsc_drain(e);
+}
+
+void net_rsc_flush(NetRscEngine *e)
+{
+    while (e->oldest != RSC_NONE) {
+        rsc_close(e, &e->chains[e->oldest]);
+    }
+    rsc_drain(e);
+}
+
+bool net_rsc_resume(NetRscEngine *e)
+{
+    return rsc_drain(e);
+}
+
+void net_rsc_purge(NetRscEngine *e)
+{
+    while (e->oldest != RSC_NONE) {
+        NetRscChain *c = &e->chains[e->oldest];
+        rsc_unlink(e, c);
+        rsc_release(e, c);
+    }
+    while (e->qhead != RSC_NONE) {
+        NetRscChain *c = &e->chains[e->qhead];
+        e->qhead = c->qnext;
+        rsc_release(e, c);
+    }
+    e->qtail = RSC_NONE;
+    e->closed = 0;
+    e->stalled = false;
+}
+
+bool net_rsc_stalled(const NetRscEngine *e)
+{
+    return e->stalled;
+}
+
+int64_t net_rsc_deadline(const NetRscEngine *e)
+{
+    return e->oldest == RSC_NONE ? INT64_MAX : e->chains[e->oldest].deadline;
+}
+
+uint32_t net_rsc_pending(const NetRscEngine *e)
+{
+    return e->open + e->closed;
+}
+
+const NetRscStats *net_rsc_stats(const NetRscEngine *e)
+{
+    return &e->stats;
+}
+
+static size_t rsc_fixed_bytes(const NetRscEngine *e)
+{
+    return sizeof(*e) + e->cfg.max_flows * sizeof(NetRscChain) +
+           (e->bucket_mask + 1) * sizeof(int32_t);
+}
+
+size_t net_rsc_memory(const NetRscEngine *e)
+{
+    return rsc_fixed_bytes(e) + e->buf_bytes;
+}
+
+size_t net_rsc_memory_bound(const NetRscEngine *e)
+{
+    return rsc_fixed_bytes(e) + (size_t)e->cfg.max_flows * NET_RSC_BUF_MAX;
+}
+
+NetRscEngine *net_rsc_new(const NetRscConfig *cfg)
+{
+    NetRscEngine *e;
+    uint32_t nbuckets = 1;
+    uint32_t i;
+
+    if (!cfg->deliver || cfg->max_flows < 1 ||
+        cfg->max_flows > NET_RSC_MAX_FLOWS || cfg->interval_ns < 0) {
+        return NULL;
+    }
+    while (nbuckets < cfg->max_flows * 2) {
+        nbuckets *= 2;
+    }
+
+    e = g_new0(NetRscEngine, 1);
+    e->cfg = *cfg;
+    e->chains = g_new0(NetRscChain, cfg->max_flows);
+    e->buckets = g_new(int32_t, nbuckets);
+    e->bucket_mask = nbuckets - 1;
+    for (i = 0; i < nbuckets; i++) {
+        e->buckets[i] = RSC_NONE;
+    }
+    for (i = 0; i < cfg->max_flows; i++) {
+        e->chains[i].hnext = i + 1 < cfg->max_flows ? i + 1 : RSC_NONE;
+    }
+    e->free_head = 0;
+    e->oldest = e->newest = RSC_NONE;
+    e->qhead = e->qtail = RSC_NONE;
+    return e;
+}
+
+void net_rsc_free(NetRscEngine *e)
+{
+    uint32_t i;
+
+    if (!e) {
+        return;
+    }
+    for (i = 0; i < e->cfg.max_flows; i++) {
+        g_free(e->chains[i].buf);
+    }
+    g_free(e->chains);
+    g_free(e->buckets);
+    g_free(e);
+}

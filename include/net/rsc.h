@@ -1,0 +1,204 @@
+/*
+ * TCP receive segment coalescing (RSC) engine
+ *
+ * Copyright (c) 2026 The QEMU virtio-net RSC authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The engine merges consecutive TCP segments of a flow into one large packet
+ * before it reaches the guest, the way a NIC does for a Windows guest that
+ * negotiated VIRTIO_NET_F_RSC_EXT.  It knows nothing of QEMU devices: the
+ * caller feeds it Ethernet frames with the current time, and it hands
+ * finished packets to a delivery callback together with the virtio-net
+ * header fields to write.
+ *
+ * Model
+ * -----
+ * A flow (IPv4 or IPv6 addresses plus TCP ports) has at most one open
+ * coalesced unit, a NetRscChain.  Every fed frame is one of:
+ *
+ *   bypass    - not a TCP segment the engine can key (non-IP, non-TCP,
+ *               non-first IPv4 fragment, VLAN tagged, malformed): delivered
+ *               at once, untouched;
+ *   candidate - an in-order data segment, duplicate ACK or window update
+ *               that joins the flow's unit (or starts one);
+ *   finalize  - a segment of a flow that must not be merged (SYN, FIN, RST,
+ *               URG, ECE, CWR, options other than timestamps, IPv4 options,
+ *               IPv6 extension headers, fragments, bad checksum, already GSO,
+ *               other pure ACKs): the flow's unit is delivered first, then
+ *               the segment, untouched.
+ *
+ * A unit closes when a segment does not continue it (sequence gap, older
+ * timestamp, different IP fields, 65535-byte IP datagram limit), after a
+ * segment with PSH, when it has waited interval_ns, when its slot is needed
+ * for a new flow (the oldest unit is delivered, never dropped) or on
+ * net_rsc_flush().
+ *
+ * Back-pressure
+ * -------------
+ * The delivery callback may refuse a packet (no guest buffers).  The engine
+ * then keeps that packet and every packet behind it, net_rsc_receive()
+ * returns NET_RSC_STALLED without taking the frame, and the caller should
+ * hold further frames (QEMU's net queue does so when receive returns 0)
+ * until net_rsc_resume() returns true.  Nothing is dropped; per-flow order
+ * is arrival order.
+ *
+ * Output header contract
+ * ----------------------
+ * A packet made of a single fed frame, whatever path it took, is delivered
+ * byte for byte as fed (Ethernet padding included) with the header the
+ * backend gave (NetRscHdr all zero if it gave none).
+ *
+ * A coalesced packet (a unit that absorbed more than its first frame) has
+ *   flags       NET_RSC_F_NEEDS_CSUM | NET_RSC_F_RSC_INFO
+ *   gso_type    NET_RSC_GSO_TCPV4 or NET_RSC_GSO_TCPV6
+ *   gso_size    the largest TCP payload of its segments (the MSS seen)
+ *   hdr_len     Ethernet + IP + TCP header bytes
+ *   segments    number of data segments merged
+ *   dup_acks    number of duplicate ACKs absorbed
+ * csum_start and csum_offset are not used: virtio carries segments and
+ * dup_acks in those fields when RSC_INFO is set.  The IPv4 total length and
+ * header checksum, or the IPv6 payload length, are recomputed; IPv4 ID is
+ * the first segment's, TTL or hop limit the smallest seen; ACK, window and
+ * timestamp option are the latest; PSH is set if any segment had it.
+ * The TCP checksum field holds the complete, valid checksum of the
+ * coalesced segment, so that whoever checks it finds it correct even
+ * though NEEDS_CSUM is set (the spec requires NEEDS_CSUM with a GSO type,
+ * and RSC_INFO reuses the fields that would locate a partial checksum).
+ *
+ * Checksums
+ * ---------
+ * A segment joins only if its IPv4 header checksum is valid and its TCP
+ * checksum is valid or vouched for by the backend (DATA_VALID, or
+ * NEEDS_CSUM for locally generated packets whose checksum is partial).
+ * Otherwise it finalizes its flow and counts as an abort.
+ *
+ * Memory
+ * ------
+ * At most max_flows units exist at once.  Each unit owns one buffer that
+ * grows (by doubling, at most NET_RSC_BUF_MAX bytes) the first times it is
+ * used and is then reused: no allocation per packet, and
+ * net_rsc_memory_bound() bytes at most, whatever a remote sender does.
+ *
+ * Not thread safe: one engine per receive queue, used under that queue's
+ * lock (the BQL in QEMU).
+ */
+
+#ifndef NET_RSC_H
+#define NET_RSC_H
+
+/* virtio-net header values (virtio spec, struct virtio_net_hdr) */
+#define NET_RSC_F_NEEDS_CSUM    1
+#define NET_RSC_F_DATA_VALID    2
+#define NET_RSC_F_RSC_INFO      4
+#define NET_RSC_GSO_NONE        0
+#define NET_RSC_GSO_TCPV4       1
+#define NET_RSC_GSO_TCPV6       4
+
+/* Largest IP datagram a coalesced packet may form */
+#define NET_RSC_MAX_IP_LEN      65535
+/* Largest frame a unit's buffer holds: Ethernet header + IP datagram */
+#define NET_RSC_BUF_MAX         (14 + NET_RSC_MAX_IP_LEN)
+
+#define NET_RSC_DEFAULT_FLOWS   256
+#define NET_RSC_MAX_FLOWS       16384
+#define NET_RSC_DEFAULT_INTERVAL_NS 300000
+
+/*
+ * Host-endian view of a virtio-net header.  On input it is what the
+ * backend gave; on output segments/dup_acks are meaningful only with
+ * NET_RSC_F_RSC_INFO, and csum_start/csum_offset only without it.
+ */
+typedef struct NetRscHdr {
+    uint8_t flags;
+    uint8_t gso_type;
+    uint16_t hdr_len;
+    uint16_t gso_size;
+    uint16_t csum_start;
+    uint16_t csum_offset;
+    uint16_t segments;
+    uint16_t dup_acks;
+} NetRscHdr;
+
+/*
+ * Deliver one packet to the guest.  Return false to refuse it (no room):
+ * the engine keeps it and stops.  @frame stays valid only for the call.
+ */
+typedef bool NetRscDeliverFunc(void *opaque, const NetRscHdr *hdr,
+                               const uint8_t *frame, size_t len);
+
+typedef struct NetRscConfig {
+    uint32_t max_flows;     /* units held at once, 1..NET_RSC_MAX_FLOWS */
+    int64_t interval_ns;    /* longest wait of a unit, >= 0 */
+    uint32_t hash_seed;     /* flow hash key; random in production */
+    NetRscDeliverFunc *deliver;
+    void *opaque;
+} NetRscConfig;
+
+/* Counters; names after Microsoft's OID_TCP_RSC_STATISTICS where it has one */
+typedef struct NetRscStats {
+    uint64_t received;          /* frames fed and taken */
+    uint64_t coalesced_pkts;    /* data segments that went into a coalesced packet */
+    uint64_t coalesced_octets;  /* their TCP payload bytes */
+    uint64_t coalesce_events;   /* coalesced packets delivered */
+    uint64_t aborts;            /* segments refused by an exception rule */
+    uint64_t bypassed;          /* frames delivered at once, no unit involved */
+    uint64_t finalized;         /* frames that closed their flow's unit */
+    uint64_t dup_acks;          /* duplicate ACKs absorbed */
+    uint64_t window_updates;    /* window updates absorbed */
+    uint64_t delivered;         /* packets handed to the guest */
+    uint64_t timer_drains;      /* units closed by interval expiry */
+    uint64_t evictions;         /* units closed to free a slot */
+    uint64_t size_limit;        /* units closed at the IP datagram limit */
+    uint64_t refused;           /* deliveries the guest refused */
+} NetRscStats;
+
+typedef enum NetRscStatus {
+    NET_RSC_TAKEN,      /* frame consumed: delivered or held in a unit */
+    NET_RSC_STALLED,    /* guest refused; frame NOT taken, feed it again */
+} NetRscStatus;
+
+typedef struct NetRscEngine NetRscEngine;
+
+/* Returns NULL if @cfg is out of range. */
+NetRscEngine *net_rsc_new(const NetRscConfig *cfg);
+void net_rsc_free(NetRscEngine *e);
+
+/*
+ * Feed one Ethernet frame received at @now_ns.  @hdr is the backend's
+ * virtio-net header, or NULL if it has none.
+ */
+NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
+                             const uint8_t *frame, size_t len,
+                             int64_t now_ns);
+
+/* Close every unit whose interval has expired at @now_ns and deliver. */
+void net_rsc_poll(NetRscEngine *e, int64_t now_ns);
+
+/* Close every unit and deliver (RSC switched off, VM stopping). */
+void net_rsc_flush(NetRscEngine *e);
+
+/* Drop every unit and held packet without delivering (device reset). */
+void net_rsc_purge(NetRscEngine *e);
+
+/*
+ * Retry delivery of held packets.  Returns true when none is left, i.e.
+ * the engine takes frames again.
+ */
+bool net_rsc_resume(NetRscEngine *e);
+
+bool net_rsc_stalled(const NetRscEngine *e);
+
+/* Earliest time a unit expires, or INT64_MAX if none is open. */
+int64_t net_rsc_deadline(const NetRscEngine *e);
+
+/* Units open or waiting for delivery. */
+uint32_t net_rsc_pending(const NetRscEngine *e);
+
+const NetRscStats *net_rsc_stats(const NetRscEngine *e);
+
+/* Bytes the engine holds now, and the most it can ever hold. */
+size_t net_rsc_memory(const NetRscEngine *e);
+size_t net_rsc_memory_bound(const NetRscEngine *e);
+
+#endif
