@@ -135,6 +135,8 @@ struct NetRscEngine {
     int32_t newest;
     int32_t qhead;
     int32_t qtail;
+    bool ipv4;
+    bool ipv6;
     uint32_t open;
     uint32_t closed;
     bool stalled;
@@ -308,7 +310,7 @@ static RscClass rsc_finalize(RscSeg *s, bool abort)
  * Decide from the frame alone whether it bypasses the engine, must
  * finalize its flow, or is a candidate for coalescing.
  */
-static RscClass rsc_classify(RscSeg *s, uint32_t seed)
+static RscClass rsc_classify(const NetRscEngine *e, RscSeg *s)
 {
     const uint8_t *f = s->frame;
     const uint8_t *ip = f + ETH_HLEN;
@@ -323,7 +325,7 @@ static RscClass rsc_classify(RscSeg *s, uint32_t seed)
     memset(&s->key, 0, sizeof(s->key));
     switch (lduw_be_p(f + 12)) {
     case ETH_P_IPV4:
-        if (s->len < ETH_HLEN + IPV4_HLEN || (ip[0] >> 4) != 4) {
+        if (!e->ipv4 || s->len < ETH_HLEN + IPV4_HLEN || (ip[0] >> 4) != 4) {
             return RSC_BYPASS;
         }
         ip_hlen = (ip[0] & 0xf) * 4;
@@ -342,7 +344,7 @@ static RscClass rsc_classify(RscSeg *s, uint32_t seed)
         l4 = ETH_HLEN + ip_hlen;
         break;
     case ETH_P_IPV6:
-        if (s->len < ETH_HLEN + IPV6_HLEN || (ip[0] >> 4) != 6) {
+        if (!e->ipv6 || s->len < ETH_HLEN + IPV6_HLEN || (ip[0] >> 4) != 6) {
             return RSC_BYPASS;
         }
         s->end = ETH_HLEN + IPV6_HLEN + lduw_be_p(ip + 4);
@@ -375,7 +377,7 @@ static RscClass rsc_classify(RscSeg *s, uint32_t seed)
     }
     s->key.sport = lduw_be_p(tcp);
     s->key.dport = lduw_be_p(tcp + 2);
-    s->hash = rsc_hash(&s->key, seed);
+    s->hash = rsc_hash(&s->key, e->cfg.hash_seed);
     s->l4 = l4;
     s->data = l4 + tcp_hlen;
     s->seq = ldl_be_p(tcp + 4);
@@ -751,7 +753,7 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
         return NET_RSC_STALLED;
     }
 
-    cls = rsc_classify(&s, e->cfg.hash_seed);
+    cls = rsc_classify(e, &s);
     if (cls != RSC_BYPASS) {
         c = rsc_lookup(e, &s);
     }
@@ -811,6 +813,12 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
         e->stats.bypassed++;
     }
     return rsc_taken(e);
+}
+
+void net_rsc_set_protocols(NetRscEngine *e, bool ipv4, bool ipv6)
+{
+    e->ipv4 = ipv4;
+    e->ipv6 = ipv6;
 }
 
 void net_rsc_poll(NetRscEngine *e, int64_t now_ns)
@@ -917,6 +925,7 @@ NetRscEngine *net_rsc_new(const NetRscConfig *cfg)
     e->free_head = 0;
     e->oldest = e->newest = RSC_NONE;
     e->qhead = e->qtail = RSC_NONE;
+    e->ipv4 = e->ipv6 = true;
     return e;
 }
 

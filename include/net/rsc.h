@@ -172,6 +172,12 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
                              const uint8_t *frame, size_t len,
                              int64_t now_ns);
 
+/*
+ * Choose which IP versions are coalesced (both at creation).  Frames of a
+ * disabled version bypass the engine; the caller flushes before disabling.
+ */
+void net_rsc_set_protocols(NetRscEngine *e, bool ipv4, bool ipv6);
+
 /* Close every unit whose interval has expired at @now_ns and deliver. */
 void net_rsc_poll(NetRscEngine *e, int64_t now_ns);
 
