@@ -14,34 +14,29 @@
 #include "qemu/bswap.h"
 #include "net/rsc.h"
 
-#define ETH_HLEN        14
-#define ETH_P_IPV4      0x0800
-#define ETH_P_IPV6      0x86dd
-#define IP_PROTO_TCP    6
-#define IPV4_HLEN       20
-#define IPV6_HLEN       40
-#define TCP_HLEN        20
+#define RSC_ETH_HLEN        14
+#define RSC_ETH_P_IPV4      0x0800
+#define RSC_ETH_P_IPV6      0x86dd
+#define RSC_IP_PROTO_TCP    6
+#define RSC_IPV4_HLEN       20
+#define RSC_IPV6_HLEN       40
+#define RSC_TCP_HLEN        20
 
-#define TCP_FIN         0x01
-#define TCP_SYN         0x02
-#define TCP_RST         0x04
-#define TCP_PSH         0x08
-#define TCP_ACK         0x10
-#define TCP_URG         0x20
-#define TCP_ECE         0x40
-#define TCP_CWR         0x80
+/* Any TCP flag but these (FIN, SYN, RST, URG, ECE, CWR) finalizes */
+#define RSC_TCP_PSH         0x08
+#define RSC_TCP_ACK         0x10
 
-#define TCPOPT_EOL      0
-#define TCPOPT_NOP      1
-#define TCPOPT_TS       8
-#define TCPOLEN_TS      10
+#define RSC_TCPOPT_EOL      0
+#define RSC_TCPOPT_NOP      1
+#define RSC_TCPOPT_TS       8
+#define RSC_TCPOLEN_TS      10
 
 /* IPv6 extension headers walked to find the TCP header of a flow */
-#define IPV6_HOPOPTS    0
-#define IPV6_ROUTING    43
-#define IPV6_FRAGMENT   44
-#define IPV6_DSTOPTS    60
-#define IPV6_MAX_EXT    8
+#define RSC_IPV6_HOPOPTS    0
+#define RSC_IPV6_ROUTING    43
+#define RSC_IPV6_FRAGMENT   44
+#define RSC_IPV6_DSTOPTS    60
+#define RSC_IPV6_MAX_EXT    8
 
 #define RSC_NONE        (-1)
 #define RSC_BUF_MIN     2048
@@ -213,7 +208,7 @@ static uint32_t rsc_pseudo_sum(const uint8_t *l3, bool ipv6, uint32_t l4_len)
     } else {
         sum = rsc_sum(l3 + 12, 8);
     }
-    return sum + IP_PROTO_TCP + (l4_len >> 16) + (l4_len & 0xffff);
+    return sum + RSC_IP_PROTO_TCP + (l4_len >> 16) + (l4_len & 0xffff);
 }
 
 static inline int32_t rsc_seq_diff(uint32_t a, uint32_t b)
@@ -247,21 +242,21 @@ static bool rsc_parse_options(RscSeg *s, const uint8_t *opt, size_t n)
     while (i < n) {
         uint8_t kind = opt[i];
 
-        if (kind == TCPOPT_EOL) {
+        if (kind == RSC_TCPOPT_EOL) {
             break;
         }
-        if (kind == TCPOPT_NOP) {
+        if (kind == RSC_TCPOPT_NOP) {
             i++;
             continue;
         }
-        if (kind != TCPOPT_TS || s->ts || i + TCPOLEN_TS > n ||
-            opt[i + 1] != TCPOLEN_TS) {
+        if (kind != RSC_TCPOPT_TS || s->ts || i + RSC_TCPOLEN_TS > n ||
+            opt[i + 1] != RSC_TCPOLEN_TS) {
             return false;
         }
         s->ts = opt + i + 2 - s->frame;
         s->tsval = ldl_be_p(opt + i + 2);
         s->tsecr = ldl_be_p(opt + i + 6);
-        i += TCPOLEN_TS;
+        i += RSC_TCPOLEN_TS;
     }
     return true;
 }
@@ -272,19 +267,19 @@ static size_t rsc_skip_ipv6_ext(const uint8_t *f, size_t off, size_t end,
 {
     int i;
 
-    for (i = 0; i < IPV6_MAX_EXT && nh != IP_PROTO_TCP; i++) {
+    for (i = 0; i < RSC_IPV6_MAX_EXT && nh != RSC_IP_PROTO_TCP; i++) {
         size_t hlen;
 
         if (off + 8 > end) {
             return 0;
         }
         switch (nh) {
-        case IPV6_HOPOPTS:
-        case IPV6_ROUTING:
-        case IPV6_DSTOPTS:
+        case RSC_IPV6_HOPOPTS:
+        case RSC_IPV6_ROUTING:
+        case RSC_IPV6_DSTOPTS:
             hlen = (f[off + 1] + 1) * 8;
             break;
-        case IPV6_FRAGMENT:
+        case RSC_IPV6_FRAGMENT:
             if (lduw_be_p(f + off + 2) & 0xfff8) {
                 /* a later fragment carries no TCP header */
                 return 0;
@@ -297,7 +292,7 @@ static size_t rsc_skip_ipv6_ext(const uint8_t *f, size_t off, size_t end,
         nh = f[off];
         off += hlen;
     }
-    return nh == IP_PROTO_TCP ? off : 0;
+    return nh == RSC_IP_PROTO_TCP ? off : 0;
 }
 
 static RscClass rsc_finalize(RscSeg *s, bool abort)
@@ -313,46 +308,48 @@ static RscClass rsc_finalize(RscSeg *s, bool abort)
 static RscClass rsc_classify(const NetRscEngine *e, RscSeg *s)
 {
     const uint8_t *f = s->frame;
-    const uint8_t *ip = f + ETH_HLEN;
+    const uint8_t *ip = f + RSC_ETH_HLEN;
     const uint8_t *tcp;
     size_t l4, tcp_hlen, ip_hlen;
     bool exception = false;
     uint32_t csum;
 
-    if (s->len < ETH_HLEN) {
+    if (s->len < RSC_ETH_HLEN) {
         return RSC_BYPASS;
     }
     memset(&s->key, 0, sizeof(s->key));
     switch (lduw_be_p(f + 12)) {
-    case ETH_P_IPV4:
-        if (!e->ipv4 || s->len < ETH_HLEN + IPV4_HLEN || (ip[0] >> 4) != 4) {
+    case RSC_ETH_P_IPV4:
+        if (!e->ipv4 || s->len < RSC_ETH_HLEN + RSC_IPV4_HLEN ||
+            (ip[0] >> 4) != 4) {
             return RSC_BYPASS;
         }
         ip_hlen = (ip[0] & 0xf) * 4;
-        s->end = ETH_HLEN + lduw_be_p(ip + 2);
-        if (ip_hlen < IPV4_HLEN || s->end < ETH_HLEN + ip_hlen ||
-            s->end > s->len || ip[9] != IP_PROTO_TCP ||
+        s->end = RSC_ETH_HLEN + lduw_be_p(ip + 2);
+        if (ip_hlen < RSC_IPV4_HLEN || s->end < RSC_ETH_HLEN + ip_hlen ||
+            s->end > s->len || ip[9] != RSC_IP_PROTO_TCP ||
             (lduw_be_p(ip + 6) & 0x1fff)) {
             /* malformed, not TCP, or a fragment without the TCP header */
             return RSC_BYPASS;
         }
         /* IPv4 options, first fragment (MF) */
-        exception = ip_hlen != IPV4_HLEN || (ip[6] & 0x20);
+        exception = ip_hlen != RSC_IPV4_HLEN || (ip[6] & 0x20);
         s->ipv6 = false;
         s->key.addr[0] = ldl_be_p(ip + 12);
         s->key.addr[4] = ldl_be_p(ip + 16);
-        l4 = ETH_HLEN + ip_hlen;
+        l4 = RSC_ETH_HLEN + ip_hlen;
         break;
-    case ETH_P_IPV6:
-        if (!e->ipv6 || s->len < ETH_HLEN + IPV6_HLEN || (ip[0] >> 4) != 6) {
+    case RSC_ETH_P_IPV6:
+        if (!e->ipv6 || s->len < RSC_ETH_HLEN + RSC_IPV6_HLEN ||
+            (ip[0] >> 4) != 6) {
             return RSC_BYPASS;
         }
-        s->end = ETH_HLEN + IPV6_HLEN + lduw_be_p(ip + 4);
+        s->end = RSC_ETH_HLEN + RSC_IPV6_HLEN + lduw_be_p(ip + 4);
         if (s->end > s->len) {
             return RSC_BYPASS;
         }
-        l4 = ETH_HLEN + IPV6_HLEN;
-        if (ip[6] != IP_PROTO_TCP) {
+        l4 = RSC_ETH_HLEN + RSC_IPV6_HLEN;
+        if (ip[6] != RSC_IP_PROTO_TCP) {
             l4 = rsc_skip_ipv6_ext(f, l4, s->end, ip[6]);
             if (!l4) {
                 return RSC_BYPASS;
@@ -367,12 +364,12 @@ static RscClass rsc_classify(const NetRscEngine *e, RscSeg *s)
         return RSC_BYPASS;
     }
 
-    if (l4 + TCP_HLEN > s->end) {
+    if (l4 + RSC_TCP_HLEN > s->end) {
         return RSC_BYPASS;
     }
     tcp = f + l4;
     tcp_hlen = (tcp[12] >> 4) * 4;
-    if (tcp_hlen < TCP_HLEN || l4 + tcp_hlen > s->end) {
+    if (tcp_hlen < RSC_TCP_HLEN || l4 + tcp_hlen > s->end) {
         return RSC_BYPASS;
     }
     s->key.sport = lduw_be_p(tcp);
@@ -389,11 +386,11 @@ static RscClass rsc_classify(const NetRscEngine *e, RscSeg *s)
     if (exception) {
         return rsc_finalize(s, true);
     }
-    if ((s->tcp_flags & ~TCP_PSH) != TCP_ACK) {
+    if ((s->tcp_flags & ~RSC_TCP_PSH) != RSC_TCP_ACK) {
         /* SYN, FIN, RST, URG, ECE, CWR, or no ACK */
         return rsc_finalize(s, true);
     }
-    if (!rsc_parse_options(s, tcp + TCP_HLEN, tcp_hlen - TCP_HLEN)) {
+    if (!rsc_parse_options(s, tcp + RSC_TCP_HLEN, tcp_hlen - RSC_TCP_HLEN)) {
         return rsc_finalize(s, true);
     }
     if (s->hdr && s->hdr->gso_type != NET_RSC_GSO_NONE) {
@@ -403,7 +400,7 @@ static RscClass rsc_classify(const NetRscEngine *e, RscSeg *s)
     if (s->len > NET_RSC_BUF_MAX) {
         return rsc_finalize(s, false);
     }
-    if (!s->ipv6 && rsc_fold(rsc_sum(ip, IPV4_HLEN)) != 0xffff) {
+    if (!s->ipv6 && rsc_fold(rsc_sum(ip, RSC_IPV4_HLEN)) != 0xffff) {
         return rsc_finalize(s, true);
     }
 
@@ -471,23 +468,23 @@ static void rsc_release(NetRscEngine *e, NetRscChain *c)
 /* Rewrite the headers of a unit that absorbed more than its first frame */
 static void rsc_build_coalesced(NetRscChain *c)
 {
-    uint8_t *ip = c->buf + ETH_HLEN;
+    uint8_t *ip = c->buf + RSC_ETH_HLEN;
     uint8_t *tcp = c->buf + c->l4;
     uint32_t l4_len = c->len - c->l4;
     uint32_t sum;
 
     if (c->ipv6) {
-        stw_be_p(ip + 4, c->len - ETH_HLEN - IPV6_HLEN);
+        stw_be_p(ip + 4, c->len - RSC_ETH_HLEN - RSC_IPV6_HLEN);
         ip[7] = c->hop_min;
     } else {
-        stw_be_p(ip + 2, c->len - ETH_HLEN);
+        stw_be_p(ip + 2, c->len - RSC_ETH_HLEN);
         ip[8] = c->hop_min;
         stw_be_p(ip + 10, 0);
-        stw_be_p(ip + 10, ~rsc_fold(rsc_sum(ip, IPV4_HLEN)));
+        stw_be_p(ip + 10, ~rsc_fold(rsc_sum(ip, RSC_IPV4_HLEN)));
     }
     stl_be_p(tcp + 8, c->ack);
     if (c->psh) {
-        tcp[13] |= TCP_PSH;
+        tcp[13] |= RSC_TCP_PSH;
     }
     stw_be_p(tcp + 14, c->win);
     if (c->ts) {
@@ -594,7 +591,7 @@ static void rsc_start(NetRscEngine *e, const RscSeg *s, int64_t now)
     int32_t idx = e->free_head;
     NetRscChain *c = &e->chains[idx];
     static const NetRscHdr no_hdr;
-    const uint8_t *ip = s->frame + ETH_HLEN;
+    const uint8_t *ip = s->frame + RSC_ETH_HLEN;
 
     e->free_head = c->hnext;
     rsc_reserve(c, e, s->len);
@@ -655,22 +652,22 @@ static bool rsc_same_headers(const NetRscChain *c, const RscSeg *s)
     const uint8_t *b = s->frame;
 
     if (s->data != c->data || s->ts != c->ts ||
-        memcmp(a, b, ETH_HLEN)) {
+        memcmp(a, b, RSC_ETH_HLEN)) {
         return false;
     }
     if (c->ipv6) {
         /* version, traffic class (with ECN), flow label */
-        return !memcmp(a + ETH_HLEN, b + ETH_HLEN, 4);
+        return !memcmp(a + RSC_ETH_HLEN, b + RSC_ETH_HLEN, 4);
     }
     /* TOS (with ECN) and flags/fragment (DF) */
-    return a[ETH_HLEN + 1] == b[ETH_HLEN + 1] &&
-           a[ETH_HLEN + 6] == b[ETH_HLEN + 6];
+    return a[RSC_ETH_HLEN + 1] == b[RSC_ETH_HLEN + 1] &&
+           a[RSC_ETH_HLEN + 6] == b[RSC_ETH_HLEN + 6];
 }
 
 static RscJoin rsc_join(NetRscEngine *e, NetRscChain *c, const RscSeg *s)
 {
     uint32_t payload = s->end - s->data;
-    const uint8_t *ip = s->frame + ETH_HLEN;
+    const uint8_t *ip = s->frame + RSC_ETH_HLEN;
     uint8_t hop = c->ipv6 ? ip[7] : ip[8];
 
     if (!rsc_same_headers(c, s)) {
@@ -698,7 +695,7 @@ static RscJoin rsc_join(NetRscEngine *e, NetRscChain *c, const RscSeg *s)
         if (c->dup_acks) {
             return RSC_NO_JOIN;
         }
-        if (c->len - ETH_HLEN + payload > NET_RSC_MAX_IP_LEN) {
+        if (c->len - RSC_ETH_HLEN + payload > NET_RSC_MAX_IP_LEN) {
             return RSC_TOO_BIG;
         }
         rsc_reserve(c, e, c->len + payload);
@@ -714,7 +711,7 @@ static RscJoin rsc_join(NetRscEngine *e, NetRscChain *c, const RscSeg *s)
         c->win = s->win;
     }
     c->hop_min = MIN(c->hop_min, hop);
-    c->psh |= !!(s->tcp_flags & TCP_PSH);
+    c->psh |= !!(s->tcp_flags & RSC_TCP_PSH);
     if (c->ts) {
         c->tsval = s->tsval;
         c->tsecr = s->tsecr;
@@ -781,7 +778,7 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
     }
 
     if (cls == RSC_CANDIDATE && s.end > s.data &&
-        !(s.tcp_flags & TCP_PSH)) {
+        !(s.tcp_flags & RSC_TCP_PSH)) {
         if (!rsc_drain(e)) {
             return NET_RSC_STALLED;
         }
