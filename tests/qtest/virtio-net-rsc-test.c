@@ -1,0 +1,1143 @@
+/*
+ * QTest testcase for virtio-net receive segment coalescing (RSC)
+ *
+ * Copyright (c) 2026 The QEMU virtio-net RSC authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * A fake guest posts receive buffers, the test injects Ethernet frames
+ * through a socket netdev and steps the virtual clock, and checks what the
+ * guest receives byte for byte and header field by field.
+ */
+
+#include "qemu/osdep.h"
+#include "libqtest-single.h"
+#include "qemu/bswap.h"
+#include "qemu/iov.h"
+#include "qemu/module.h"
+#include "qobject/qdict.h"
+#include "qobject/qjson.h"
+#include "qobject/qlist.h"
+#include "standard-headers/linux/virtio_net.h"
+#include "standard-headers/linux/virtio_ring.h"
+#include "libqos/qgraph.h"
+#include "libqos/virtio-net.h"
+
+#define RX_TIMEOUT_US   (10 * 1000 * 1000)
+#define GUEST_HDR_LEN   12      /* virtio_net_hdr_mrg_rxbuf, virtio 1.0 */
+#define MRG_BUF_SIZE    4096
+#define BIG_BUF_SIZE    (GUEST_HDR_LEN + 14 + 65535 + 16)
+#define INTERVAL_NS     300000
+#define MSS             1448
+#define ETH_P_MARKER    0x88b5  /* IEEE local experimental: never TCP */
+
+#define F_FIN   0x01
+#define F_SYN   0x02
+#define F_PSH   0x08
+#define F_ACK   0x10
+
+static const uint8_t guest_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+static const uint8_t peer_mac[6] = { 0x52, 0x54, 0x00, 0xab, 0xcd, 0xef };
+
+#ifndef _WIN32
+
+/* Frame builder */
+
+typedef struct Seg {
+    bool ipv6;
+    uint16_t sport;
+    uint32_t seq;
+    uint32_t ack;
+    uint16_t win;
+    uint8_t flags;
+    bool ts;
+    uint32_t tsval;
+    uint32_t tsecr;
+    uint16_t ip_id;
+    uint8_t ttl;
+    uint32_t stream_off;    /* payload byte i is pattern(stream_off + i) */
+    uint32_t len;
+} Seg;
+
+static uint8_t pattern(uint32_t off)
+{
+    return (off * 31 + (off >> 8) + 7) & 0xff;
+}
+
+static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i + 1 < n; i += 2) {
+        sum += (p[i] << 8) | p[i + 1];
+    }
+    if (n & 1) {
+        sum += p[n - 1] << 8;
+    }
+    return sum;
+}
+
+static uint16_t csum_finish(uint32_t sum)
+{
+    while (sum >> 16) {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    return ~sum;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = v >> 8;
+    p[1] = v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    put16(p, v >> 16);
+    put16(p + 2, v);
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+    return (p[0] << 8) | p[1];
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return ((uint32_t)get16(p) << 16) | get16(p + 2);
+}
+
+/* Build an Ethernet + IPv4/IPv6 + TCP frame with valid checksums */
+static size_t build_frame(uint8_t *f, const Seg *s)
+{
+    size_t l3 = 14, iphl = s->ipv6 ? 40 : 20, l4 = l3 + iphl;
+    size_t thl = s->ts ? 32 : 20, data = l4 + thl, i;
+    uint8_t *ip = f + l3, *tcp = f + l4;
+    uint32_t sum;
+
+    memcpy(f, guest_mac, 6);
+    memcpy(f + 6, peer_mac, 6);
+    put16(f + 12, s->ipv6 ? 0x86dd : 0x0800);
+    memset(ip, 0, iphl + thl);
+    if (s->ipv6) {
+        ip[0] = 0x60;
+        put16(ip + 4, thl + s->len);
+        ip[6] = 6;
+        ip[7] = s->ttl ? s->ttl : 64;
+        ip[8] = 0xfd;
+        ip[23] = 1;
+        ip[24] = 0xfd;
+        ip[39] = 2;
+    } else {
+        ip[0] = 0x45;
+        put16(ip + 2, iphl + thl + s->len);
+        put16(ip + 4, s->ip_id);
+        ip[6] = 0x40;
+        ip[8] = s->ttl ? s->ttl : 64;
+        ip[9] = 6;
+        put32(ip + 12, 0x0a000001);
+        put32(ip + 16, 0x0a000002);
+        put16(ip + 10, csum_finish(csum_add(0, ip, 20)));
+    }
+    put16(tcp, s->sport ? s->sport : 5001);
+    put16(tcp + 2, 40000);
+    put32(tcp + 4, s->seq);
+    put32(tcp + 8, s->ack);
+    tcp[12] = (thl / 4) << 4;
+    tcp[13] = s->flags ? s->flags : F_ACK;
+    put16(tcp + 14, s->win ? s->win : 512);
+    if (s->ts) {
+        tcp[20] = 1;
+        tcp[21] = 1;
+        tcp[22] = 8;
+        tcp[23] = 10;
+        put32(tcp + 24, s->tsval);
+        put32(tcp + 28, s->tsecr);
+    }
+    for (i = 0; i < s->len; i++) {
+        f[data + i] = pattern(s->stream_off + i);
+    }
+    if (s->ipv6) {
+        sum = csum_add(0, ip + 8, 32);
+    } else {
+        sum = csum_add(0, ip + 12, 8);
+    }
+    sum += 6 + thl + s->len;
+    sum = csum_add(sum, tcp, thl + s->len);
+    put16(tcp + 16, csum_finish(sum));
+    return data + s->len;
+}
+
+/* Fake guest: a receive queue with its own descriptors and buffers */
+
+typedef struct Guest {
+    QTestState *qts;
+    QVirtioDevice *dev;
+    QVirtQueue *vq;
+    int sock;
+    uint64_t mem;
+    uint32_t nbufs;
+    uint32_t buf_size;
+    uint16_t avail_idx;
+    uint16_t used_idx;
+} Guest;
+
+typedef struct Pkt {
+    struct virtio_net_hdr_v1 hdr;   /* host byte order */
+    uint16_t num_buffers;
+    uint8_t *data;
+    size_t len;
+} Pkt;
+
+/* @nbufs buffers of @buf_size bytes, reused in ring order */
+static void guest_init(Guest *g, QVirtioNet *net, int sock,
+                       QGuestAllocator *alloc, uint32_t nbufs,
+                       uint32_t buf_size)
+{
+    g->qts = global_qtest;
+    g->dev = net->vdev;
+    g->vq = net->queues[0];
+    g->sock = sock;
+    g->nbufs = nbufs;
+    g->buf_size = buf_size;
+    g->mem = guest_alloc(alloc, (uint64_t)nbufs * buf_size);
+    g->avail_idx = qtest_readw(g->qts, g->vq->avail + 2);
+    g->used_idx = g->vq->last_used_idx;
+}
+
+static uint64_t guest_buf(Guest *g, uint32_t slot)
+{
+    return g->mem + (uint64_t)(slot % g->nbufs) * g->buf_size;
+}
+
+/* Post @n buffers and notify the device unless it asked not to be */
+static void guest_post(Guest *g, unsigned n)
+{
+    QVirtQueue *vq = g->vq;
+    unsigned i;
+
+    for (i = 0; i < n; i++) {
+        uint16_t slot = g->avail_idx % vq->size;
+        uint64_t desc = vq->desc + 16 * slot;
+
+        qtest_writeq(g->qts, desc, guest_buf(g, slot));
+        qtest_writel(g->qts, desc + 8, g->buf_size);
+        qtest_writew(g->qts, desc + 12, VRING_DESC_F_WRITE);
+        qtest_writew(g->qts, vq->avail + 4 + 2 * slot, slot);
+        g->avail_idx++;
+    }
+    qtest_writew(g->qts, vq->avail + 2, g->avail_idx);
+    if (!(qtest_readw(g->qts, vq->used) & VRING_USED_F_NO_NOTIFY)) {
+        g->dev->bus->virtqueue_kick(g->dev, vq);
+    }
+}
+
+static bool guest_used(Guest *g, uint32_t *id, uint32_t *len)
+{
+    QVirtQueue *vq = g->vq;
+    uint64_t elem;
+
+    if (qtest_readw(g->qts, vq->used + 2) == g->used_idx) {
+        return false;
+    }
+    elem = vq->used + 4 + 8 * (g->used_idx % vq->size);
+    *id = qtest_readl(g->qts, elem);
+    *len = qtest_readl(g->qts, elem + 4);
+    g->used_idx++;
+    return true;
+}
+
+/* Take the next packet the device put into the ring, if any */
+static bool guest_poll(Guest *g, Pkt *p)
+{
+    uint32_t id, len, n;
+    uint8_t *buf;
+
+    if (!guest_used(g, &id, &len)) {
+        return false;
+    }
+    g_assert_cmpint(len, >=, GUEST_HDR_LEN);
+    g_assert_cmpint(len, <=, g->buf_size);
+    buf = g_malloc(len);
+    memread(guest_buf(g, id), buf, len);
+    memcpy(&p->hdr, buf, sizeof(p->hdr));
+    p->hdr.hdr_len = le16_to_cpu(p->hdr.hdr_len);
+    p->hdr.gso_size = le16_to_cpu(p->hdr.gso_size);
+    p->hdr.csum_start = le16_to_cpu(p->hdr.csum_start);
+    p->hdr.csum_offset = le16_to_cpu(p->hdr.csum_offset);
+    p->num_buffers = le16_to_cpu(p->hdr.num_buffers);
+    p->len = len - GUEST_HDR_LEN;
+    p->data = g_memdup2(buf + GUEST_HDR_LEN, p->len);
+    g_free(buf);
+
+    for (n = 1; n < p->num_buffers; n++) {
+        g_assert(guest_used(g, &id, &len));
+        p->data = g_realloc(p->data, p->len + len);
+        memread(guest_buf(g, id), p->data + p->len, len);
+        p->len += len;
+    }
+    return true;
+}
+
+static void pkt_free(Pkt *p)
+{
+    g_free(p->data);
+    p->data = NULL;
+}
+
+static void send_frame(Guest *g, const uint8_t *f, size_t len)
+{
+    uint32_t be_len = htonl(len);
+    struct iovec iov[] = {
+        { .iov_base = &be_len, .iov_len = sizeof(be_len) },
+        { .iov_base = (void *)f, .iov_len = len },
+    };
+
+    g_assert_cmpint(iov_send(g->sock, iov, 2, 0, sizeof(be_len) + len), ==,
+                    sizeof(be_len) + len);
+}
+
+static void send_seg(Guest *g, const Seg *s)
+{
+    uint8_t f[14 + 60 + 60 + 9000];
+
+    g_assert_cmpint(s->len, <=, 9000);
+    send_frame(g, f, build_frame(f, s));
+}
+
+static bool is_marker(const Pkt *p)
+{
+    return p->len >= 14 && get16(p->data + 12) == ETH_P_MARKER;
+}
+
+/*
+ * Send a frame the engine bypasses and collect what the guest gets before
+ * it: when the marker is in, QEMU has processed every frame sent earlier.
+ */
+static GArray *guest_sync(Guest *g)
+{
+    static uint32_t marker_no;
+    GArray *pkts = g_array_new(false, true, sizeof(Pkt));
+    uint8_t f[60] = { 0 };
+    gint64 start = g_get_monotonic_time();
+
+    memcpy(f, guest_mac, 6);
+    memcpy(f + 6, peer_mac, 6);
+    put16(f + 12, ETH_P_MARKER);
+    put32(f + 14, ++marker_no);
+    send_frame(g, f, sizeof(f));
+
+    for (;;) {
+        Pkt p;
+
+        if (!guest_poll(g, &p)) {
+            g_assert_cmpint(g_get_monotonic_time() - start, <=, RX_TIMEOUT_US);
+            g_usleep(100);
+            continue;
+        }
+        if (is_marker(&p) && get32(p.data + 14) == marker_no) {
+            pkt_free(&p);
+            return pkts;
+        }
+        g_array_append_val(pkts, p);
+    }
+}
+
+static void pkts_free(GArray *pkts)
+{
+    guint i;
+
+    for (i = 0; i < pkts->len; i++) {
+        pkt_free(&g_array_index(pkts, Pkt, i));
+    }
+    g_array_free(pkts, true);
+}
+
+/*
+ * Let QEMU take every frame sent so far at the current time, step the
+ * virtual clock, and collect all that was delivered meanwhile.
+ */
+static GArray *guest_step(Guest *g, int64_t ns)
+{
+    GArray *pkts = guest_sync(g);
+    GArray *later;
+
+    qtest_clock_step(g->qts, ns);
+    later = guest_sync(g);
+    g_array_append_vals(pkts, later->data, later->len);
+    g_array_free(later, true);
+    return pkts;
+}
+
+static void assert_untouched(const Pkt *p, const Seg *s)
+{
+    uint8_t f[14 + 60 + 60 + 9000];
+    size_t len = build_frame(f, s);
+
+    g_assert_cmpint(p->hdr.flags, ==, 0);
+    g_assert_cmpint(p->hdr.gso_type, ==, VIRTIO_NET_HDR_GSO_NONE);
+    g_assert_cmpint(p->len, ==, len);
+    g_assert(memcmp(p->data, f, len) == 0);
+}
+
+/*
+ * Check a coalesced packet against the frame built independently from
+ * segments @first..@last: first segment's headers, concatenated payload,
+ * latest ACK, window and timestamps.
+ */
+static void assert_coalesced(const Pkt *p, const Seg *segs, int first,
+                             int last, uint16_t dup_acks)
+{
+    Seg big = segs[first];
+    const Seg *end = &segs[last];
+    uint32_t total = 0;
+    g_autofree uint8_t *f = g_malloc(14 + 60 + 60 + 65536);
+    size_t len;
+    int i;
+
+    for (i = first; i <= last; i++) {
+        total += segs[i].len;
+        big.flags |= segs[i].flags & F_PSH;
+    }
+    big.len = total;
+    big.ack = end->ack;
+    big.win = end->win;
+    big.tsval = end->tsval;
+    big.tsecr = end->tsecr;
+    /* build_frame would write pattern bytes; payload is checked below */
+    g_assert_cmpint(14 + (big.ipv6 ? 40 : 20) + (big.ts ? 32 : 20) + total,
+                    <=, 14 + 60 + 60 + 65536);
+    len = build_frame(f, &big);
+
+    g_assert_cmpint(p->hdr.flags, ==,
+                    VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_RSC_INFO);
+    g_assert_cmpint(p->hdr.gso_type, ==, big.ipv6 ? VIRTIO_NET_HDR_GSO_TCPV6 :
+                                                    VIRTIO_NET_HDR_GSO_TCPV4);
+    g_assert_cmpint(p->hdr.gso_size, ==, MSS);
+    g_assert_cmpint(p->hdr.hdr_len, ==, len - total);
+    g_assert_cmpint(p->hdr.csum_start, ==, last - first + 1);  /* segments */
+    g_assert_cmpint(p->hdr.csum_offset, ==, dup_acks);
+    g_assert_cmpint(p->len, ==, len);
+    g_assert(memcmp(p->data, f, len) == 0);
+}
+
+static Seg data_seg(bool ipv6, bool ts, int i)
+{
+    return (Seg) {
+        .ipv6 = ipv6, .ts = ts,
+        .seq = 1000 + i * MSS, .ack = 7000 + i, .win = 500 + i,
+        .tsval = 100 + i, .tsecr = 50, .ip_id = 10 + i,
+        .stream_off = i * MSS, .len = MSS,
+    };
+}
+
+/* Tests */
+
+typedef struct RscTestArgs {
+    int sv[2];
+} RscTestArgs;
+
+static void coalesce(QVirtioNet *net, int sock, QGuestAllocator *alloc,
+                     bool ipv6)
+{
+    Guest g;
+    Seg segs[8];
+    GArray *pkts;
+    int i;
+
+    guest_init(&g, net, sock, alloc, 256, MRG_BUF_SIZE);
+    guest_post(&g, 64);
+    for (i = 0; i < 8; i++) {
+        segs[i] = data_seg(ipv6, true, i);
+        send_seg(&g, &segs[i]);
+    }
+
+    /* held until the interval expires */
+    pkts = guest_step(&g, INTERVAL_NS - 1);
+    g_assert_cmpint(pkts->len, ==, 0);
+    pkts_free(pkts);
+
+    pkts = guest_step(&g, 1);
+    g_assert_cmpint(pkts->len, ==, 1);
+    assert_coalesced(&g_array_index(pkts, Pkt, 0), segs, 0, 7, 0);
+    g_assert_cmpint(g_array_index(pkts, Pkt, 0).num_buffers, ==,
+                    DIV_ROUND_UP(GUEST_HDR_LEN +
+                                 g_array_index(pkts, Pkt, 0).len,
+                                 MRG_BUF_SIZE));
+    pkts_free(pkts);
+}
+
+static void test_ipv4_ts(void *obj, void *data, QGuestAllocator *alloc)
+{
+    coalesce(obj, ((RscTestArgs *)data)->sv[0], alloc, false);
+}
+
+static void test_ipv6_ts(void *obj, void *data, QGuestAllocator *alloc)
+{
+    coalesce(obj, ((RscTestArgs *)data)->sv[0], alloc, true);
+}
+
+/* A FIN leaves after the flow's pending data; other flows are not flushed */
+static void test_finalize(void *obj, void *data, QGuestAllocator *alloc)
+{
+    Guest g;
+    Seg segs[4], other, fin;
+    GArray *pkts;
+    int i;
+
+    guest_init(&g, obj, ((RscTestArgs *)data)->sv[0], alloc, 256, MRG_BUF_SIZE);
+    guest_post(&g, 64);
+
+    other = data_seg(false, false, 0);
+    other.sport = 6000;
+    send_seg(&g, &other);
+    for (i = 0; i < 3; i++) {
+        segs[i] = data_seg(false, false, i);
+        send_seg(&g, &segs[i]);
+    }
+    fin = data_seg(false, false, 3);
+    fin.len = 0;
+    fin.flags = F_FIN | F_ACK;
+    send_seg(&g, &fin);
+
+    pkts = guest_sync(&g);
+    g_assert_cmpint(pkts->len, ==, 2);
+    assert_coalesced(&g_array_index(pkts, Pkt, 0), segs, 0, 2, 0);
+    assert_untouched(&g_array_index(pkts, Pkt, 1), &fin);
+    pkts_free(pkts);
+
+    /* the other flow's single segment is delivered as it came */
+    pkts = guest_step(&g, INTERVAL_NS);
+    g_assert_cmpint(pkts->len, ==, 1);
+    assert_untouched(&g_array_index(pkts, Pkt, 0), &other);
+    pkts_free(pkts);
+}
+
+static void test_dup_acks(void *obj, void *data, QGuestAllocator *alloc)
+{
+    Guest g;
+    Seg segs[2], dup;
+    GArray *pkts;
+    int i;
+
+    guest_init(&g, obj, ((RscTestArgs *)data)->sv[0], alloc, 256, MRG_BUF_SIZE);
+    guest_post(&g, 64);
+    for (i = 0; i < 2; i++) {
+        segs[i] = data_seg(false, true, i);
+        send_seg(&g, &segs[i]);
+    }
+    dup = segs[1];
+    dup.seq += MSS;
+    dup.len = 0;
+    for (i = 0; i < 3; i++) {
+        send_seg(&g, &dup);
+    }
+
+    pkts = guest_step(&g, INTERVAL_NS);
+    g_assert_cmpint(pkts->len, ==, 1);
+    assert_coalesced(&g_array_index(pkts, Pkt, 0), segs, 0, 1, 3);
+    pkts_free(pkts);
+}
+
+/* 60 segments: several packets, none past 65535 bytes of IP datagram */
+static void test_limit(void *obj, void *data, QGuestAllocator *alloc)
+{
+    Guest g;
+    Seg segs[60];
+    GArray *pkts;
+    int i, first = 0;
+    guint n;
+
+    guest_init(&g, obj, ((RscTestArgs *)data)->sv[0], alloc, 256, MRG_BUF_SIZE);
+    guest_post(&g, 200);
+    for (i = 0; i < 60; i++) {
+        segs[i] = data_seg(false, true, i);
+        send_seg(&g, &segs[i]);
+    }
+    pkts = guest_step(&g, INTERVAL_NS);
+    g_assert_cmpint(pkts->len, ==, 2);
+    for (n = 0; n < pkts->len; n++) {
+        Pkt *p = &g_array_index(pkts, Pkt, n);
+        int count = p->hdr.csum_start;
+
+        g_assert_cmpint(p->len - 14, <=, 65535);
+        assert_coalesced(p, segs, first, first + count - 1, 0);
+        first += count;
+    }
+    g_assert_cmpint(first, ==, 60);
+    pkts_free(pkts);
+}
+
+/*
+ * The guest has room for nothing: the engine keeps its packets and the net
+ * queue the frames behind; after the guest posts buffers, all arrive in
+ * order and nothing is lost.
+ */
+static void test_ring_full(void *obj, void *data, QGuestAllocator *alloc)
+{
+    Guest g;
+    Seg segs[40];
+    GArray *pkts;
+    int i, first = 0;
+    guint n;
+    gint64 start;
+
+    guest_init(&g, obj, ((RscTestArgs *)data)->sv[0], alloc, 256, MRG_BUF_SIZE);
+    /*
+     * 2 buffers: the marker takes one, and one is not enough for the
+     * coalesced packet of 10 segments.
+     */
+    guest_post(&g, 2);
+    for (i = 0; i < 10; i++) {
+        segs[i] = data_seg(false, true, i);
+        send_seg(&g, &segs[i]);
+    }
+    pkts = guest_sync(&g);
+    g_assert_cmpint(pkts->len, ==, 0);
+    pkts_free(pkts);
+    qtest_clock_step(g.qts, INTERVAL_NS);
+    for (; i < 40; i++) {
+        segs[i] = data_seg(false, true, i);
+        send_seg(&g, &segs[i]);
+    }
+    g_usleep(50 * 1000);
+    {
+        Pkt p;
+        g_assert_false(guest_poll(&g, &p));
+    }
+
+    guest_post(&g, 250);
+    /* the kick resumed delivery; let the rest expire and sync */
+    start = g_get_monotonic_time();
+    n = 0;
+    while (first < 40) {
+        pkts = guest_step(&g, INTERVAL_NS);
+        for (n = 0; n < pkts->len; n++) {
+            Pkt *p = &g_array_index(pkts, Pkt, n);
+            int count = p->hdr.flags & VIRTIO_NET_HDR_F_RSC_INFO ?
+                        p->hdr.csum_start : 1;
+
+            if (count == 1) {
+                assert_untouched(p, &segs[first]);
+            } else {
+                assert_coalesced(p, segs, first, first + count - 1, 0);
+            }
+            first += count;
+        }
+        pkts_free(pkts);
+        g_assert_cmpint(g_get_monotonic_time() - start, <=, RX_TIMEOUT_US);
+    }
+    g_assert_cmpint(first, ==, 40);
+}
+
+/* The QOM path of the test's virtio-net-pci, which qos adds without id */
+static char *device_path(void)
+{
+    QDict *rsp = qmp("{ 'execute': 'qom-list', 'arguments': {"
+                     " 'path': '/machine/peripheral-anon' } }");
+    QList *list = qdict_get_qlist(rsp, "return");
+    QListEntry *e;
+    char *path = NULL;
+
+    QLIST_FOREACH_ENTRY(list, e) {
+        QDict *d = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (!strcmp(qdict_get_str(d, "type"), "child<virtio-net-pci>")) {
+            path = g_strdup_printf("/machine/peripheral-anon/%s/"
+                                   "virtio-backend", qdict_get_str(d, "name"));
+        }
+    }
+    qobject_unref(rsp);
+    g_assert(path);
+    return path;
+}
+
+static QDict *rsc_stats(void)
+{
+    g_autofree char *path = device_path();
+    QDict *rsp = qmp("{ 'execute': 'qom-get', 'arguments': {"
+                     " 'path': %s, 'property': 'rsc-stats' } }", path);
+
+    g_assert(qdict_haskey(rsp, "return"));
+    return rsp;
+}
+
+static void test_stats(void *obj, void *data, QGuestAllocator *alloc)
+{
+    Guest g;
+    Seg s;
+    GArray *pkts;
+    QDict *rsp, *st;
+    int i;
+
+    guest_init(&g, obj, ((RscTestArgs *)data)->sv[0], alloc, 256, MRG_BUF_SIZE);
+    guest_post(&g, 64);
+    for (i = 0; i < 4; i++) {
+        s = data_seg(false, true, i);
+        send_seg(&g, &s);
+    }
+    pkts = guest_step(&g, INTERVAL_NS);
+    g_assert_cmpint(pkts->len, ==, 1);
+    pkts_free(pkts);
+
+    rsp = rsc_stats();
+    st = qdict_get_qdict(rsp, "return");
+    g_assert_cmpint(qdict_get_int(st, "coalesced-pkts"), ==, 4);
+    g_assert_cmpint(qdict_get_int(st, "coalesced-octets"), ==, 4 * MSS);
+    g_assert_cmpint(qdict_get_int(st, "coalesce-events"), ==, 1);
+    g_assert_cmpint(qdict_get_int(st, "timer-drains"), ==, 1);
+    qobject_unref(rsp);
+}
+
+/* Send VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET and return the device's ack */
+static uint8_t ctrl_offloads(QVirtioNet *net, QGuestAllocator *alloc,
+                             uint64_t offloads)
+{
+    QTestState *qts = global_qtest;
+    QVirtQueue *cvq = net->queues[net->n_queues - 1];
+    uint64_t req = guest_alloc(alloc, 16);
+    uint8_t cmd[2] = { VIRTIO_NET_CTRL_GUEST_OFFLOADS,
+                       VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET };
+    uint64_t le = cpu_to_le64(offloads);
+    uint8_t status = 0xff;
+    uint32_t head;
+
+    memwrite(req, cmd, 2);
+    memwrite(req + 2, &le, 8);
+    memwrite(req + 10, &status, 1);
+    head = qvirtqueue_add(qts, cvq, req, 2, false, true);
+    qvirtqueue_add(qts, cvq, req + 2, 8, false, true);
+    qvirtqueue_add(qts, cvq, req + 10, 1, true, false);
+    qvirtqueue_kick(qts, net->vdev, cvq, head);
+    qvirtio_wait_used_elem(qts, net->vdev, cvq, head, NULL, RX_TIMEOUT_US);
+    memread(req + 10, &status, 1);
+    guest_free(alloc, req);
+    return status;
+}
+
+/* Bit 61 in GUEST_OFFLOADS_SET switches coalescing at run time */
+static void test_offloads(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QVirtioNet *net = obj;
+    const uint64_t base = (1ULL << VIRTIO_NET_F_GUEST_CSUM) |
+                          (1ULL << VIRTIO_NET_F_GUEST_TSO4) |
+                          (1ULL << VIRTIO_NET_F_GUEST_TSO6);
+    Guest g;
+    Seg segs[3];
+    GArray *pkts;
+    int i;
+
+    guest_init(&g, net, ((RscTestArgs *)data)->sv[0], alloc, 256, MRG_BUF_SIZE);
+    guest_post(&g, 64);
+
+    /* pending data is delivered when RSC goes off */
+    for (i = 0; i < 2; i++) {
+        segs[i] = data_seg(false, true, i);
+        send_seg(&g, &segs[i]);
+    }
+    g_assert_cmpint(ctrl_offloads(net, alloc, base), ==, VIRTIO_NET_OK);
+    pkts = guest_sync(&g);
+    g_assert_cmpint(pkts->len, ==, 1);
+    assert_coalesced(&g_array_index(pkts, Pkt, 0), segs, 0, 1, 0);
+    pkts_free(pkts);
+
+    /* off: segments arrive alone and untouched, at once */
+    for (i = 0; i < 3; i++) {
+        segs[i] = data_seg(false, true, 2 + i);
+        send_seg(&g, &segs[i]);
+    }
+    pkts = guest_sync(&g);
+    g_assert_cmpint(pkts->len, ==, 3);
+    for (i = 0; i < 3; i++) {
+        assert_untouched(&g_array_index(pkts, Pkt, i), &segs[i]);
+    }
+    pkts_free(pkts);
+
+    /* an unknown bit is refused and changes nothing */
+    g_assert_cmpint(ctrl_offloads(net, alloc, base | (1ULL << 62) |
+                                  (1ULL << VIRTIO_NET_F_RSC_EXT)),
+                    ==, VIRTIO_NET_ERR);
+    segs[0] = data_seg(false, true, 5);
+    send_seg(&g, &segs[0]);
+    pkts = guest_sync(&g);
+    g_assert_cmpint(pkts->len, ==, 1);
+    pkts_free(pkts);
+
+    /* on again */
+    g_assert_cmpint(ctrl_offloads(net, alloc,
+                                  base | (1ULL << VIRTIO_NET_F_RSC_EXT)),
+                    ==, VIRTIO_NET_OK);
+    for (i = 0; i < 3; i++) {
+        segs[i] = data_seg(false, true, 6 + i);
+        send_seg(&g, &segs[i]);
+    }
+    pkts = guest_step(&g, INTERVAL_NS);
+    g_assert_cmpint(pkts->len, ==, 1);
+    assert_coalesced(&g_array_index(pkts, Pkt, 0), segs, 0, 2, 0);
+    pkts_free(pkts);
+}
+
+/* Without guest_rsc_ext frames and headers pass untouched */
+static void test_off(void *obj, void *data, QGuestAllocator *alloc)
+{
+    Guest g;
+    Seg segs[3];
+    GArray *pkts;
+    int i;
+
+    guest_init(&g, obj, ((RscTestArgs *)data)->sv[0], alloc, 256, MRG_BUF_SIZE);
+    guest_post(&g, 64);
+    for (i = 0; i < 3; i++) {
+        segs[i] = data_seg(false, true, i);
+        send_seg(&g, &segs[i]);
+    }
+    pkts = guest_sync(&g);
+    g_assert_cmpint(pkts->len, ==, 3);
+    for (i = 0; i < 3; i++) {
+        assert_untouched(&g_array_index(pkts, Pkt, i), &segs[i]);
+    }
+    pkts_free(pkts);
+}
+
+/* Without mergeable buffers a coalesced packet fills one big buffer */
+static void test_no_mrg(void *obj, void *data, QGuestAllocator *alloc)
+{
+    Guest g;
+    Seg segs[20];
+    GArray *pkts;
+    int i;
+
+    guest_init(&g, obj, ((RscTestArgs *)data)->sv[0], alloc, 8, BIG_BUF_SIZE);
+    guest_post(&g, 8);
+    for (i = 0; i < 20; i++) {
+        segs[i] = data_seg(true, true, i);
+        send_seg(&g, &segs[i]);
+    }
+    pkts = guest_step(&g, INTERVAL_NS);
+    g_assert_cmpint(pkts->len, ==, 1);
+    assert_coalesced(&g_array_index(pkts, Pkt, 0), segs, 0, 19, 0);
+    pkts_free(pkts);
+}
+
+/* Out-of-range properties fail with errors naming them */
+static void test_properties(void *obj, void *data, QGuestAllocator *alloc)
+{
+    static const struct {
+        const char *prop;
+        int64_t value;
+        const char *error;
+    } bad[] = {
+        { "rsc_max_flows", 0, "'rsc_max_flows' must be between 1 and 16384" },
+        { "rsc_max_flows", 16385, "'rsc_max_flows' must be between 1 and" },
+        { "rsc_interval", 1000000001, "'rsc_interval' must be between 0 and" },
+    };
+    QDict *rsp;
+    QList *props;
+    QListEntry *e;
+    bool found = false;
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(bad); i++) {
+        QDict *args = qdict_from_jsonf_nofail(
+            "{ 'driver': 'virtio-net-pci' }");
+        const char *desc;
+
+        qdict_put_int(args, bad[i].prop, bad[i].value);
+        rsp = qmp("{ 'execute': 'device_add', 'arguments': %p }", args);
+        g_assert(qdict_haskey(rsp, "error"));
+        desc = qdict_get_str(qdict_get_qdict(rsp, "error"), "desc");
+        g_assert(strstr(desc, bad[i].error));
+        qobject_unref(rsp);
+    }
+
+    rsp = qmp("{ 'execute': 'device-list-properties', 'arguments': {"
+              " 'typename': 'virtio-net-pci' } }");
+    props = qdict_get_qlist(rsp, "return");
+    QLIST_FOREACH_ENTRY(props, e) {
+        QDict *p = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (!strcmp(qdict_get_str(p, "name"), "rsc_max_flows")) {
+            g_assert(qdict_haskey(p, "description"));
+            found = true;
+        }
+    }
+    g_assert(found);
+    qobject_unref(rsp);
+}
+
+/*
+ * Replay of real traces: every frame of a pcap goes through the device in
+ * order, with the virtual clock following the capture's timestamps.  The
+ * payload byte stream of every TCP flow must reach the guest unchanged.
+ */
+
+typedef struct Flow {
+    GByteArray *in;
+    GByteArray *out;
+    unsigned segs_in;
+    unsigned pkts_out;
+} Flow;
+
+typedef struct Replay {
+    GHashTable *flows;      /* "src>dst" -> Flow */
+    unsigned frames_in;
+    unsigned pkts_out;
+    unsigned data_in;
+    unsigned data_out;
+    unsigned rsc_info;
+} Replay;
+
+static void flow_free(gpointer p)
+{
+    Flow *f = p;
+
+    g_byte_array_unref(f->in);
+    g_byte_array_unref(f->out);
+    g_free(f);
+}
+
+/* TCP flow name and payload of a frame, if it is IPv4/IPv6 TCP */
+static bool parse_tcp(const uint8_t *f, size_t len, char *name, size_t nlen,
+                      const uint8_t **payload, size_t *plen)
+{
+    size_t l4, end;
+    char src[64], dst[64];
+
+    if (len < 14) {
+        return false;
+    }
+    if (get16(f + 12) == 0x0800 && len >= 34 && f[23] == 6) {
+        l4 = 14 + (f[14] & 0xf) * 4;
+        end = 14 + get16(f + 16);
+        inet_ntop(AF_INET, f + 26, src, sizeof(src));
+        inet_ntop(AF_INET, f + 30, dst, sizeof(dst));
+    } else if (get16(f + 12) == 0x86dd && len >= 54 && f[20] == 6) {
+        l4 = 54;
+        end = 54 + get16(f + 18);
+        inet_ntop(AF_INET6, f + 22, src, sizeof(src));
+        inet_ntop(AF_INET6, f + 38, dst, sizeof(dst));
+    } else {
+        return false;
+    }
+    if (end > len || l4 + 20 > end || l4 + (f[l4 + 12] >> 4) * 4 > end) {
+        return false;
+    }
+    snprintf(name, nlen, "%s:%u>%s:%u", src, get16(f + l4), dst,
+             get16(f + l4 + 2));
+    *payload = f + l4 + (f[l4 + 12] >> 4) * 4;
+    *plen = end - (*payload - f);
+    return true;
+}
+
+static Flow *replay_flow(Replay *r, const char *name)
+{
+    Flow *fl = g_hash_table_lookup(r->flows, name);
+
+    if (!fl) {
+        fl = g_new0(Flow, 1);
+        fl->in = g_byte_array_new();
+        fl->out = g_byte_array_new();
+        g_hash_table_insert(r->flows, g_strdup(name), fl);
+    }
+    return fl;
+}
+
+static void replay_account_out(Replay *r, GArray *pkts)
+{
+    guint i;
+
+    for (i = 0; i < pkts->len; i++) {
+        Pkt *p = &g_array_index(pkts, Pkt, i);
+        const uint8_t *payload;
+        size_t plen;
+        char name[160];
+
+        r->pkts_out++;
+        if (p->hdr.flags & VIRTIO_NET_HDR_F_RSC_INFO) {
+            r->rsc_info++;
+        }
+        if (parse_tcp(p->data, p->len, name, sizeof(name), &payload, &plen)
+            && plen) {
+            Flow *fl = replay_flow(r, name);
+
+            r->data_out++;
+            fl->pkts_out++;
+            g_byte_array_append(fl->out, payload, plen);
+        }
+    }
+}
+
+static void replay_trace(Guest *g, const char *file, FILE *report)
+{
+    g_autofree uint8_t *pcap = NULL;
+    g_autoptr(GError) err = NULL;
+    gsize size, off = 24;
+    Replay r = { 0 };
+    bool nsec;
+    int64_t last_ns = -1;
+    GHashTableIter it;
+    gpointer key, value;
+    GArray *pkts;
+    uint32_t magic;
+    bool all_ok = true;
+    const char *sep = "";
+
+    g_assert(g_file_get_contents(file, (char **)&pcap, &size, &err));
+    g_assert_cmpint(size, >=, 24);
+    memcpy(&magic, pcap, 4);
+    g_assert(magic == 0xa1b2c3d4 || magic == 0xa1b23c4d);
+    nsec = magic == 0xa1b23c4d;
+    r.flows = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                    flow_free);
+
+    while (off + 16 <= size) {
+        uint32_t hdr[4], caplen;
+        int64_t ts;
+        const uint8_t *f, *payload;
+        size_t plen;
+        char name[160];
+
+        memcpy(hdr, pcap + off, 16);
+        caplen = hdr[2];
+        g_assert_cmpint(off + 16 + caplen, <=, size);
+        f = pcap + off + 16;
+        off += 16 + caplen;
+        ts = (int64_t)hdr[0] * 1000000000 + hdr[1] * (nsec ? 1 : 1000);
+
+        if (last_ns >= 0 && ts > last_ns) {
+            /* everything sent so far is in; now let time pass */
+            pkts = guest_sync(g);
+            replay_account_out(&r, pkts);
+            pkts_free(pkts);
+            guest_post(g, g->vq->size - (uint16_t)(g->avail_idx -
+                                                   g->used_idx));
+            qtest_clock_step(g->qts, ts - last_ns);
+        }
+        last_ns = ts;
+
+        r.frames_in++;
+        if (parse_tcp(f, caplen, name, sizeof(name), &payload, &plen) &&
+            plen) {
+            Flow *fl = replay_flow(&r, name);
+
+            r.data_in++;
+            fl->segs_in++;
+            g_byte_array_append(fl->in, payload, plen);
+        }
+        send_frame(g, f, caplen);
+    }
+    pkts = guest_step(g, 1000000000);
+    replay_account_out(&r, pkts);
+    pkts_free(pkts);
+
+    fprintf(report, "{\"trace\": \"%s\", \"frames_in\": %u, "
+            "\"packets_out\": %u, \"data_segments_in\": %u, "
+            "\"data_packets_out\": %u, \"ratio\": %.2f, "
+            "\"rsc_info_packets\": %u, \"flows\": [",
+            file, r.frames_in, r.pkts_out, r.data_in, r.data_out,
+            r.data_out ? (double)r.data_in / r.data_out : 0.0, r.rsc_info);
+    g_hash_table_iter_init(&it, r.flows);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        Flow *fl = value;
+        bool ok = fl->in->len == fl->out->len &&
+                  !memcmp(fl->in->data, fl->out->data, fl->in->len);
+
+        fprintf(report, "%s{\"flow\": \"%s\", \"segments_in\": %u, "
+                "\"packets_out\": %u, \"bytes\": %u, \"stream_ok\": %s}",
+                sep, (char *)key, fl->segs_in, fl->pkts_out, fl->in->len,
+                ok ? "true" : "false");
+        sep = ", ";
+        if (!ok) {
+            g_test_message("%s: flow %s: stream differs (%u bytes in, "
+                           "%u out)", file, (char *)key, fl->in->len,
+                           fl->out->len);
+        }
+        all_ok &= ok;
+    }
+    fprintf(report, "]}\n");
+    g_test_message("%s: %u frames, %u data segments -> %u data packets, "
+                   "ratio %.2f, streams %s", file, r.frames_in, r.data_in,
+                   r.data_out,
+                   r.data_out ? (double)r.data_in / r.data_out : 0.0,
+                   all_ok ? "OK" : "DIFFER");
+    g_hash_table_destroy(r.flows);
+    g_assert(all_ok);
+}
+
+/* RSC_REPLAY_TRACES: pcap files separated by ':'; report to RSC_REPLAY_OUT */
+static void test_replay(void *obj, void *data, QGuestAllocator *alloc)
+{
+    const char *traces = g_getenv("RSC_REPLAY_TRACES");
+    const char *out = g_getenv("RSC_REPLAY_OUT");
+    g_auto(GStrv) files = NULL;
+    FILE *report;
+    Guest g;
+    int i;
+
+    if (!traces || !*traces) {
+        g_test_skip("set RSC_REPLAY_TRACES to replay pcap traces");
+        return;
+    }
+    report = out ? fopen(out, "w") : fopen("/dev/null", "w");
+    g_assert(report);
+    guest_init(&g, obj, ((RscTestArgs *)data)->sv[0], alloc, 256,
+               MRG_BUF_SIZE);
+    guest_post(&g, 256);
+    files = g_strsplit(traces, ":", -1);
+    for (i = 0; files[i]; i++) {
+        replay_trace(&g, files[i], report);
+    }
+    fclose(report);
+}
+
+static void rsc_test_cleanup(void *opaque)
+{
+    RscTestArgs *args = opaque;
+
+    close(args->sv[0]);
+    qos_invalidate_command_line();
+    close(args->sv[1]);
+    g_free(args);
+}
+
+static void *rsc_test_setup(GString *cmd_line, void *arg)
+{
+    RscTestArgs *args = g_new(RscTestArgs, 1);
+
+    g_assert_cmpint(socketpair(PF_UNIX, SOCK_STREAM, 0, args->sv), !=, -1);
+    g_string_append_printf(cmd_line, " -netdev socket,fd=%d,id=hs0 ",
+                           args->sv[1]);
+    g_test_queue_destroy(rsc_test_cleanup, args);
+    return args;
+}
+
+#endif /* _WIN32 */
+
+static void register_virtio_net_rsc_test(void)
+{
+#ifndef _WIN32
+    QOSGraphTestOptions opts = {
+        .before = rsc_test_setup,
+        .edge.extra_device_opts = "guest_rsc_ext=on,rsc_interval=300000",
+    };
+
+    qos_add_test("rsc/ipv4-timestamps", "virtio-net", test_ipv4_ts, &opts);
+    qos_add_test("rsc/ipv6-timestamps", "virtio-net", test_ipv6_ts, &opts);
+    qos_add_test("rsc/finalize", "virtio-net", test_finalize, &opts);
+    qos_add_test("rsc/dup-acks", "virtio-net", test_dup_acks, &opts);
+    qos_add_test("rsc/limit-64k", "virtio-net", test_limit, &opts);
+    qos_add_test("rsc/ring-full", "virtio-net", test_ring_full, &opts);
+    qos_add_test("rsc/stats", "virtio-net", test_stats, &opts);
+    qos_add_test("rsc/offloads-bit61", "virtio-net", test_offloads, &opts);
+    qos_add_test("rsc/properties", "virtio-net", test_properties, &opts);
+    qos_add_test("rsc/replay", "virtio-net", test_replay, &opts);
+
+    opts.edge.extra_device_opts = "guest_rsc_ext=on,mrg_rxbuf=off";
+    qos_add_test("rsc/no-mergeable", "virtio-net", test_no_mrg, &opts);
+
+    opts.edge.extra_device_opts = "guest_rsc_ext=off";
+    qos_add_test("rsc/off-untouched", "virtio-net", test_off, &opts);
+#endif
+}
+
+libqos_init(register_virtio_net_rsc_test);
