@@ -644,8 +644,11 @@ typedef enum RscJoin {
     RSC_NOT_SAME,       /* close the unit, the segment goes out alone */
 } RscJoin;
 
-/* Header fields that must match for a segment to join: all but lengths,
- * IPv4 ID/checksum/TTL, IPv6 hop limit, and the TCP fields handled below */
+/*
+ * Header fields that must match for a segment to join: all but lengths,
+ * IPv4 ID/checksum/TTL, IPv6 hop limit, and the TCP fields rsc_join()
+ * handles.
+ */
 static bool rsc_same_headers(const NetRscChain *c, const RscSeg *s)
 {
     const uint8_t *a = c->buf;

@@ -138,7 +138,7 @@ typedef struct NetRscConfig {
 /* Counters; names after Microsoft's OID_TCP_RSC_STATISTICS where it has one */
 typedef struct NetRscStats {
     uint64_t received;          /* frames fed and taken */
-    uint64_t coalesced_pkts;    /* data segments that went into a coalesced packet */
+    uint64_t coalesced_pkts;    /* data segments merged into packets */
     uint64_t coalesced_octets;  /* their TCP payload bytes */
     uint64_t coalesce_events;   /* coalesced packets delivered */
     uint64_t aborts;            /* segments refused by an exception rule */
