@@ -689,6 +689,84 @@ static void test_stats(void *obj, void *data, QGuestAllocator *alloc)
     qobject_unref(rsp);
 }
 
+/* Data held when the VM stops reaches the guest, intact, by the time it runs */
+static void test_stop_cont(void *obj, void *data, QGuestAllocator *alloc)
+{
+    Guest g;
+    Seg segs[5];
+    GArray *pkts;
+    QDict *rsp;
+    int i;
+
+    guest_init(&g, obj, ((RscTestArgs *)data)->sv[0], alloc, 256,
+               MRG_BUF_SIZE);
+    guest_post(&g, 64);
+    for (i = 0; i < 5; i++) {
+        segs[i] = data_seg(false, true, i);
+        send_seg(&g, &segs[i]);
+    }
+    pkts = guest_sync(&g);
+    g_assert_cmpint(pkts->len, ==, 0);
+    pkts_free(pkts);
+
+    rsp = qmp("{ 'execute': 'stop' }");
+    qobject_unref(rsp);
+    rsp = qmp("{ 'execute': 'cont' }");
+    qobject_unref(rsp);
+
+    /* no clock step: the stop delivered the unit */
+    pkts = guest_sync(&g);
+    g_assert_cmpint(pkts->len, ==, 1);
+    assert_coalesced(&g_array_index(pkts, Pkt, 0), segs, 0, 4, 0);
+    pkts_free(pkts);
+}
+
+/* A device reset drops what was held: the guest asked for a clean device */
+static void test_reset(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QVirtioNet *net = obj;
+    QVirtioDevice *dev = net->vdev;
+    Guest g;
+    Seg segs[3], after;
+    GArray *pkts;
+    QDict *rsp;
+    int i;
+
+    guest_init(&g, net, ((RscTestArgs *)data)->sv[0], alloc, 256,
+               MRG_BUF_SIZE);
+    guest_post(&g, 64);
+    for (i = 0; i < 3; i++) {
+        segs[i] = data_seg(false, true, i);
+        send_seg(&g, &segs[i]);
+    }
+    pkts = guest_sync(&g);
+    g_assert_cmpint(pkts->len, ==, 0);
+    pkts_free(pkts);
+
+    /* reset and bring the device up again with fresh queues */
+    qvirtio_start_device(dev);
+    qvirtio_set_features(dev, dev->features);
+    for (i = 0; i < net->n_queues; i++) {
+        net->queues[i] = qvirtqueue_setup(dev, alloc, i);
+    }
+    qvirtio_set_driver_ok(dev);
+    guest_init(&g, net, ((RscTestArgs *)data)->sv[0], alloc, 256,
+               MRG_BUF_SIZE);
+    guest_post(&g, 64);
+
+    after = data_seg(false, true, 10);
+    send_seg(&g, &after);
+    pkts = guest_step(&g, 10 * INTERVAL_NS);
+    g_assert_cmpint(pkts->len, ==, 1);
+    assert_untouched(&g_array_index(pkts, Pkt, 0), &after);
+    pkts_free(pkts);
+
+    rsp = rsc_stats();
+    g_assert_cmpint(qdict_get_int(qdict_get_qdict(rsp, "return"),
+                                  "coalesced-pkts"), ==, 0);
+    qobject_unref(rsp);
+}
+
 /* Send VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET and return the device's ack */
 static uint8_t ctrl_offloads(QVirtioNet *net, QGuestAllocator *alloc,
                              uint64_t offloads)
@@ -1128,6 +1206,8 @@ static void register_virtio_net_rsc_test(void)
     qos_add_test("rsc/limit-64k", "virtio-net", test_limit, &opts);
     qos_add_test("rsc/ring-full", "virtio-net", test_ring_full, &opts);
     qos_add_test("rsc/stats", "virtio-net", test_stats, &opts);
+    qos_add_test("rsc/stop-cont", "virtio-net", test_stop_cont, &opts);
+    qos_add_test("rsc/reset", "virtio-net", test_reset, &opts);
     qos_add_test("rsc/offloads-bit61", "virtio-net", test_offloads, &opts);
     qos_add_test("rsc/properties", "virtio-net", test_properties, &opts);
     qos_add_test("rsc/replay", "virtio-net", test_replay, &opts);
