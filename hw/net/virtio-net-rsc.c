@@ -116,7 +116,7 @@ typedef struct NetRscChain {
     uint32_t payload_sum;   /* unfolded, of the payload so far */
     uint16_t segments;
     uint16_t dup_acks;
-    uint16_t absorbed;      /* frames merged after the first */
+    bool merged;            /* absorbed a frame after the first */
 } NetRscChain;
 
 struct NetRscEngine {
@@ -132,6 +132,9 @@ struct NetRscEngine {
     int32_t qtail;
     bool ipv4;
     bool ipv6;
+    /* a frame that closed its flow's unit was refused: count it once */
+    bool refused_finalizer;
+    uint32_t refused_hash;
     uint32_t open;
     uint32_t closed;
     bool stalled;
@@ -511,7 +514,7 @@ static void rsc_build_coalesced(NetRscChain *c)
 static void rsc_close(NetRscEngine *e, NetRscChain *c)
 {
     rsc_unlink(e, c);
-    if (c->absorbed) {
+    if (c->merged) {
         rsc_build_coalesced(c);
         if (c->segments > 1) {
             e->stats.coalesce_events++;
@@ -612,7 +615,9 @@ static void rsc_start(NetRscEngine *e, const RscSeg *s, int64_t now)
     e->newest = idx;
     e->open++;
 
-    c->deadline = now + e->cfg.interval_ns;
+    /* saturate: INT64_MAX itself means "no deadline" */
+    c->deadline = now < INT64_MAX - 1 - e->cfg.interval_ns ?
+                  now + e->cfg.interval_ns : INT64_MAX - 1;
     c->len = s->end;
     c->first_len = s->len;
     c->first_hdr = s->hdr ? *s->hdr : no_hdr;
@@ -634,7 +639,7 @@ static void rsc_start(NetRscEngine *e, const RscSeg *s, int64_t now)
     c->win = s->win;
     c->segments = 1;
     c->dup_acks = 0;
-    c->absorbed = 0;
+    c->merged = false;
 }
 
 typedef enum RscJoin {
@@ -642,7 +647,16 @@ typedef enum RscJoin {
     RSC_NO_JOIN,        /* close the unit, the segment starts a new one */
     RSC_TOO_BIG,        /* likewise, at the IP datagram limit */
     RSC_NOT_SAME,       /* close the unit, the segment goes out alone */
+    RSC_ECN_CHANGE,     /* likewise, and it counts as an abort */
 } RscJoin;
+
+/* The ECN field of the IP header */
+static uint8_t rsc_ecn(const uint8_t *frame, bool ipv6)
+{
+    const uint8_t *ip = frame + RSC_ETH_HLEN;
+
+    return ipv6 ? (ip[1] >> 4) & 3 : ip[1] & 3;
+}
 
 /*
  * Header fields that must match for a segment to join: all but lengths,
@@ -673,6 +687,10 @@ static RscJoin rsc_join(NetRscEngine *e, NetRscChain *c, const RscSeg *s)
     const uint8_t *ip = s->frame + RSC_ETH_HLEN;
     uint8_t hop = c->ipv6 ? ip[7] : ip[8];
 
+    if (rsc_ecn(c->buf, c->ipv6) != rsc_ecn(s->frame, s->ipv6)) {
+        /* a congestion mark must not wait: Microsoft's ECN exception */
+        return RSC_ECN_CHANGE;
+    }
     if (!rsc_same_headers(c, s)) {
         return RSC_NO_JOIN;
     }
@@ -691,6 +709,10 @@ static RscJoin rsc_join(NetRscEngine *e, NetRscChain *c, const RscSeg *s)
             e->stats.window_updates++;
             c->win = s->win;
         } else {
+            if (c->dup_acks == UINT16_MAX) {
+                /* the count would not fit the header */
+                return RSC_NOT_SAME;
+            }
             e->stats.dup_acks++;
             c->dup_acks++;
         }
@@ -719,7 +741,7 @@ static RscJoin rsc_join(NetRscEngine *e, NetRscChain *c, const RscSeg *s)
         c->tsval = s->tsval;
         c->tsecr = s->tsecr;
     }
-    c->absorbed++;
+    c->merged = true;
     return RSC_JOINED;
 }
 
@@ -774,6 +796,9 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
             c = NULL;
             closed_unit = true;
             break;
+        case RSC_ECN_CHANGE:
+            s.abort = true;
+            /* fall through */
         case RSC_NOT_SAME:
             cls = RSC_FINALIZE;
             break;
@@ -802,8 +827,17 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
         closed_unit = true;
     }
     if (!rsc_deliver_seg(e, &s)) {
+        if (closed_unit) {
+            e->refused_finalizer = true;
+            e->refused_hash = s.hash;
+        }
         return NET_RSC_STALLED;
     }
+    if (e->refused_finalizer && cls != RSC_BYPASS &&
+        s.hash == e->refused_hash) {
+        closed_unit = true;
+    }
+    e->refused_finalizer = false;
     if (s.abort) {
         e->stats.aborts++;
     }

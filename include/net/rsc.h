@@ -24,12 +24,14 @@
  *               that joins the flow's unit (or starts one);
  *   finalize  - a segment of a flow that must not be merged (SYN, FIN, RST,
  *               URG, ECE, CWR, options other than timestamps, IPv4 options,
- *               IPv6 extension headers, fragments, bad checksum, already GSO,
- *               other pure ACKs): the flow's unit is delivered first, then
- *               the segment, untouched.
+ *               IPv6 extension headers, fragments, bad checksum, an ECN
+ *               field that differs from the unit's, already GSO, other
+ *               pure ACKs): the flow's unit is delivered first, then the
+ *               segment, untouched.
  *
  * A unit closes when a segment does not continue it (sequence gap, older
- * timestamp, different IP fields, 65535-byte IP datagram limit), after a
+ * timestamp, other IP header fields, the 65535-byte IP datagram limit
+ * counting the IPv6 header too, 65535 duplicate ACKs), after a
  * segment with PSH, when it has waited interval_ns, when its slot is needed
  * for a new flow (the oldest unit is delivered, never dropped) or on
  * net_rsc_flush().
@@ -138,6 +140,7 @@ typedef struct NetRscConfig {
 /* Counters; names after Microsoft's OID_TCP_RSC_STATISTICS where it has one */
 typedef struct NetRscStats {
     uint64_t received;          /* frames fed and taken */
+    /* these three count coalesced packets of two or more data segments */
     uint64_t coalesced_pkts;    /* data segments merged into packets */
     uint64_t coalesced_octets;  /* their TCP payload bytes */
     uint64_t coalesce_events;   /* coalesced packets delivered */

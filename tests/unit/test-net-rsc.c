@@ -1,0 +1,2463 @@
+/*
+ * Unit tests for the TCP receive segment coalescing (RSC) engine
+ *
+ * Copyright (c) 2026 The QEMU virtio-net RSC authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Every test feeds frames built by rsc-frames.c with a clock it chooses
+ * itself, captures what the engine delivers, and compares it byte for byte
+ * with frames built independently, as include/net/rsc.h specifies them.
+ */
+
+#include "qemu/osdep.h"
+#include "net/rsc.h"
+#include "rsc-frames.h"
+
+#define MSS         1448
+#define T0          1000000000LL
+#define INTERVAL    NET_RSC_DEFAULT_INTERVAL_NS
+
+/* One packet the engine delivered */
+typedef struct Pkt {
+    NetRscHdr hdr;
+    GByteArray *data;
+} Pkt;
+
+typedef struct Ctx {
+    NetRscEngine *e;
+    GPtrArray *out;         /* of Pkt */
+    bool refuse;            /* the guest has no room */
+    unsigned refuse_every;  /* if not 0, refuse every n-th call too */
+    unsigned calls;
+    unsigned refusals;
+} Ctx;
+
+static const NetRscHdr hdr_zero;
+static const NetRscHdr hdr_data_valid = { .flags = NET_RSC_F_DATA_VALID };
+
+static void pkt_free(gpointer p)
+{
+    Pkt *pkt = p;
+
+    g_byte_array_unref(pkt->data);
+    g_free(pkt);
+}
+
+static bool deliver_cb(void *opaque, const NetRscHdr *hdr,
+                       const uint8_t *frame, size_t len)
+{
+    Ctx *c = opaque;
+    Pkt *p;
+
+    g_assert_nonnull(hdr);
+    g_assert_true(frame != NULL || len == 0);
+    c->calls++;
+    if (c->refuse || (c->refuse_every && c->calls % c->refuse_every == 0)) {
+        c->refusals++;
+        return false;
+    }
+    p = g_new0(Pkt, 1);
+    p->hdr = *hdr;
+    p->data = g_byte_array_sized_new(len);
+    if (len) {
+        g_byte_array_append(p->data, frame, len);
+    }
+    g_ptr_array_add(c->out, p);
+    return true;
+}
+
+static void ctx_init(Ctx *c, uint32_t max_flows, int64_t interval)
+{
+    NetRscConfig cfg = {
+        .max_flows = max_flows,
+        .interval_ns = interval,
+        .hash_seed = 0x5eed1234,
+        .deliver = deliver_cb,
+        .opaque = c,
+    };
+
+    memset(c, 0, sizeof(*c));
+    c->out = g_ptr_array_new_with_free_func(pkt_free);
+    c->e = net_rsc_new(&cfg);
+    g_assert_nonnull(c->e);
+    g_assert_cmpint(net_rsc_deadline(c->e), ==, INT64_MAX);
+    g_assert_cmpuint(net_rsc_pending(c->e), ==, 0);
+    g_assert_false(net_rsc_stalled(c->e));
+}
+
+static void ctx_cleanup(Ctx *c)
+{
+    g_assert_cmpuint(net_rsc_memory(c->e), <=, net_rsc_memory_bound(c->e));
+    net_rsc_free(c->e);
+    g_ptr_array_unref(c->out);
+}
+
+static Pkt *out_pkt(Ctx *c, guint i)
+{
+    g_assert_cmpuint(i, <, c->out->len);
+    return g_ptr_array_index(c->out, i);
+}
+
+static const NetRscStats *stats(Ctx *c)
+{
+    return net_rsc_stats(c->e);
+}
+
+static NetRscStatus receive(Ctx *c, const NetRscHdr *hdr, GByteArray *f,
+                            int64_t now)
+{
+    return net_rsc_receive(c->e, hdr, f->data, f->len, now);
+}
+
+/* Feed a frame that must be taken, and drop our reference to it */
+static void feed(Ctx *c, const NetRscHdr *hdr, GByteArray *f, int64_t now)
+{
+    g_assert_cmpint(receive(c, hdr, f, now), ==, NET_RSC_TAKEN);
+    g_assert_cmpuint(net_rsc_memory(c->e), <=, net_rsc_memory_bound(c->e));
+    g_byte_array_unref(f);
+}
+
+static void feed_spec(Ctx *c, const NetRscHdr *hdr, const RscFrameSpec *s,
+                      int64_t now)
+{
+    feed(c, hdr, rsc_frame_build(s), now);
+}
+
+/* Data segment number @idx of a flow: MSS bytes at ISN + idx * MSS */
+static void mss_spec(RscFrameSpec *s, int ipv, unsigned flow, unsigned idx,
+                     bool ts)
+{
+    rsc_frame_spec_init(s, ipv, flow);
+    s->seq += idx * MSS;
+    s->payload_len = MSS;
+    s->ts = ts;
+    s->tsval += idx;
+    s->ip_id += idx;
+}
+
+static void assert_bytes(const GByteArray *got, const GByteArray *exp)
+{
+    guint i;
+
+    g_assert_cmpuint(got->len, ==, exp->len);
+    for (i = 0; i < exp->len && got->data[i] == exp->data[i]; i++) {
+        /* find the first difference */
+    }
+    if (i < exp->len) {
+        g_test_message("frames differ at byte %u: got 0x%02x, "
+                       "expected 0x%02x", i, got->data[i], exp->data[i]);
+    }
+    g_assert_cmpuint(i, ==, exp->len);
+}
+
+static void assert_hdr(const NetRscHdr *got, const NetRscHdr *exp)
+{
+    g_assert_cmpuint(got->flags, ==, exp->flags);
+    g_assert_cmpuint(got->gso_type, ==, exp->gso_type);
+    g_assert_cmpuint(got->hdr_len, ==, exp->hdr_len);
+    g_assert_cmpuint(got->gso_size, ==, exp->gso_size);
+    g_assert_cmpuint(got->csum_start, ==, exp->csum_start);
+    g_assert_cmpuint(got->csum_offset, ==, exp->csum_offset);
+    g_assert_cmpuint(got->segments, ==, exp->segments);
+    g_assert_cmpuint(got->dup_acks, ==, exp->dup_acks);
+}
+
+/* @p is the fed frame @s, untouched, with the backend header @in */
+static void assert_single(const Pkt *p, const NetRscHdr *in,
+                          const RscFrameSpec *s)
+{
+    g_autoptr(GByteArray) exp = rsc_frame_build(s);
+
+    assert_bytes(p->data, exp);
+    assert_hdr(&p->hdr, in ? in : &hdr_zero);
+}
+
+/*
+ * @p is a coalesced packet equal to the frame @exp_spec describes, made of
+ * @segs data segments of at most @gso_size bytes and @dups duplicate ACKs.
+ */
+static void assert_coalesced(const Pkt *p, const RscFrameSpec *exp_spec,
+                             uint16_t gso_size, uint16_t segs, uint16_t dups)
+{
+    g_autoptr(GByteArray) exp = rsc_frame_build(exp_spec);
+
+    assert_bytes(p->data, exp);
+    g_assert_cmpuint(p->hdr.flags, ==,
+                     NET_RSC_F_NEEDS_CSUM | NET_RSC_F_RSC_INFO);
+    g_assert_cmpuint(p->hdr.gso_type, ==, exp_spec->ip_version == 4 ?
+                     NET_RSC_GSO_TCPV4 : NET_RSC_GSO_TCPV6);
+    g_assert_cmpuint(p->hdr.gso_size, ==, gso_size);
+    g_assert_cmpuint(p->hdr.hdr_len, ==, rsc_frame_hdr_len(exp_spec));
+    g_assert_cmpuint(p->hdr.segments, ==, segs);
+    g_assert_cmpuint(p->hdr.dup_acks, ==, dups);
+}
+
+static void assert_stats(Ctx *c, const NetRscStats *exp)
+{
+    const NetRscStats *st = stats(c);
+
+    g_assert_cmpuint(st->received, ==, exp->received);
+    g_assert_cmpuint(st->coalesced_pkts, ==, exp->coalesced_pkts);
+    g_assert_cmpuint(st->coalesced_octets, ==, exp->coalesced_octets);
+    g_assert_cmpuint(st->coalesce_events, ==, exp->coalesce_events);
+    g_assert_cmpuint(st->aborts, ==, exp->aborts);
+    g_assert_cmpuint(st->bypassed, ==, exp->bypassed);
+    g_assert_cmpuint(st->finalized, ==, exp->finalized);
+    g_assert_cmpuint(st->dup_acks, ==, exp->dup_acks);
+    g_assert_cmpuint(st->window_updates, ==, exp->window_updates);
+    g_assert_cmpuint(st->delivered, ==, exp->delivered);
+    g_assert_cmpuint(st->timer_drains, ==, exp->timer_drains);
+    g_assert_cmpuint(st->evictions, ==, exp->evictions);
+    g_assert_cmpuint(st->size_limit, ==, exp->size_limit);
+    g_assert_cmpuint(st->refused, ==, exp->refused);
+}
+
+/* Index of the delivered packet of TCP source port @sport, -1 if none */
+static int find_flow(Ctx *c, uint16_t sport, guint from)
+{
+    guint i;
+
+    for (i = from; i < c->out->len; i++) {
+        Pkt *p = g_ptr_array_index(c->out, i);
+        RscFrameInfo info;
+
+        if (rsc_frame_parse(p->data->data, p->data->len, &info) &&
+            info.sport == sport) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/*
+ * Coalescing of in-order MSS segments
+ */
+
+typedef struct CoalesceCase {
+    int ipv;
+    bool ts;
+    bool poll;
+} CoalesceCase;
+
+static void test_coalesce(gconstpointer opaque)
+{
+    const CoalesceCase *cc = opaque;
+    const unsigned n = 4;
+    RscFrameSpec s[4], exp;
+    Ctx c;
+    unsigned i;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < n; i++) {
+        mss_spec(&s[i], cc->ipv, 0, i, cc->ts);
+        /* piggy-backed ACK and window advance */
+        s[i].ack += 10 * i;
+        s[i].window += i;
+        s[i].tsecr += 3 * i;
+        feed_spec(&c, &hdr_data_valid, &s[i], T0 + 10 * i);
+        g_assert_cmpuint(c.out->len, ==, 0);
+        g_assert_cmpuint(net_rsc_pending(c.e), ==, 1);
+        g_assert_cmpint(net_rsc_deadline(c.e), ==, T0 + INTERVAL);
+    }
+
+    if (cc->poll) {
+        net_rsc_poll(c.e, T0 + INTERVAL - 1);
+        g_assert_cmpuint(c.out->len, ==, 0);
+        g_assert_cmpuint(net_rsc_pending(c.e), ==, 1);
+        net_rsc_poll(c.e, T0 + INTERVAL);
+    } else {
+        net_rsc_flush(c.e);
+    }
+    g_assert_cmpuint(c.out->len, ==, 1);
+    g_assert_cmpuint(net_rsc_pending(c.e), ==, 0);
+    g_assert_cmpint(net_rsc_deadline(c.e), ==, INT64_MAX);
+
+    /* first segment's headers, latest ACK/window/timestamps */
+    exp = s[0];
+    exp.payload_len = n * MSS;
+    exp.ack = s[n - 1].ack;
+    exp.window = s[n - 1].window;
+    exp.tsval = s[n - 1].tsval;
+    exp.tsecr = s[n - 1].tsecr;
+    assert_coalesced(out_pkt(&c, 0), &exp, MSS, n, 0);
+
+    assert_stats(&c, &(NetRscStats) {
+        .received = n,
+        .coalesced_pkts = n,
+        .coalesced_octets = n * MSS,
+        .coalesce_events = 1,
+        .delivered = 1,
+        .timer_drains = cc->poll ? 1 : 0,
+    });
+
+    /* nothing left behind */
+    net_rsc_flush(c.e);
+    net_rsc_poll(c.e, T0 + 10 * INTERVAL);
+    g_assert_cmpuint(c.out->len, ==, 1);
+    ctx_cleanup(&c);
+}
+
+/* Each flow has its own unit and its own deadline */
+static void test_interval_per_flow(void)
+{
+    RscFrameSpec a[2], b[2], exp;
+    Ctx c;
+    unsigned i;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < 2; i++) {
+        mss_spec(&a[i], 4, 0, i, true);
+        mss_spec(&b[i], 6, 1, i, true);
+    }
+    feed_spec(&c, NULL, &a[0], T0);
+    feed_spec(&c, NULL, &b[0], T0 + 1000);
+    feed_spec(&c, NULL, &a[1], T0 + 2000);
+    feed_spec(&c, NULL, &b[1], T0 + 3000);
+    g_assert_cmpuint(net_rsc_pending(c.e), ==, 2);
+    g_assert_cmpint(net_rsc_deadline(c.e), ==, T0 + INTERVAL);
+
+    net_rsc_poll(c.e, T0 + INTERVAL);
+    g_assert_cmpuint(c.out->len, ==, 1);
+    exp = a[0];
+    exp.payload_len = 2 * MSS;
+    exp.tsval = a[1].tsval;
+    assert_coalesced(out_pkt(&c, 0), &exp, MSS, 2, 0);
+    g_assert_cmpuint(net_rsc_pending(c.e), ==, 1);
+    g_assert_cmpint(net_rsc_deadline(c.e), ==, T0 + 1000 + INTERVAL);
+
+    net_rsc_poll(c.e, T0 + 1000 + INTERVAL - 1);
+    g_assert_cmpuint(c.out->len, ==, 1);
+    net_rsc_poll(c.e, T0 + 1000 + INTERVAL);
+    g_assert_cmpuint(c.out->len, ==, 2);
+    exp = b[0];
+    exp.payload_len = 2 * MSS;
+    exp.tsval = b[1].tsval;
+    assert_coalesced(out_pkt(&c, 1), &exp, MSS, 2, 0);
+    g_assert_cmpint(net_rsc_deadline(c.e), ==, INT64_MAX);
+    g_assert_cmpuint(stats(&c)->timer_drains, ==, 2);
+    ctx_cleanup(&c);
+}
+
+/* Interleaved flows coalesce independently */
+static void test_flows_interleaved(void)
+{
+    RscFrameSpec s[3][3], exp;
+    static const int ipv[3] = { 4, 4, 6 };
+    Ctx c;
+    unsigned i, f;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < 3; i++) {
+        for (f = 0; f < 3; f++) {
+            mss_spec(&s[f][i], ipv[f], f, i, f != 1);
+            feed_spec(&c, NULL, &s[f][i], T0 + i * 3 + f);
+        }
+    }
+    g_assert_cmpuint(c.out->len, ==, 0);
+    g_assert_cmpuint(net_rsc_pending(c.e), ==, 3);
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 3);
+    for (f = 0; f < 3; f++) {
+        int k = find_flow(&c, RSC_FRAME_SPORT(f), 0);
+
+        g_assert_cmpint(k, >=, 0);
+        exp = s[f][0];
+        exp.payload_len = 3 * MSS;
+        exp.tsval = s[f][2].tsval;
+        assert_coalesced(out_pkt(&c, k), &exp, MSS, 3, 0);
+    }
+    g_assert_cmpuint(stats(&c)->coalesce_events, ==, 3);
+    g_assert_cmpuint(stats(&c)->coalesced_pkts, ==, 9);
+    ctx_cleanup(&c);
+}
+
+/*
+ * A single segment leaves exactly as it came
+ */
+
+static void test_single(void)
+{
+    RscFrameSpec s;
+    NetRscHdr partial;
+    Ctx c;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+
+    /* backend header DATA_VALID, delivered by flush */
+    mss_spec(&s, 4, 0, 0, true);
+    feed_spec(&c, &hdr_data_valid, &s, T0);
+    g_assert_cmpuint(c.out->len, ==, 0);
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 1);
+    assert_single(out_pkt(&c, 0), &hdr_data_valid, &s);
+
+    /* no backend header: all-zero header, delivered by the timer */
+    mss_spec(&s, 6, 1, 0, true);
+    feed_spec(&c, NULL, &s, T0 + 1);
+    net_rsc_poll(c.e, T0 + 1 + INTERVAL - 1);
+    g_assert_cmpuint(c.out->len, ==, 1);
+    net_rsc_poll(c.e, T0 + 1 + INTERVAL);
+    g_assert_cmpuint(c.out->len, ==, 2);
+    assert_single(out_pkt(&c, 1), NULL, &s);
+
+    /* locally generated: partial checksum, NEEDS_CSUM kept as given */
+    mss_spec(&s, 4, 2, 0, false);
+    s.l4_csum = RSC_CSUM_PARTIAL;
+    partial = (NetRscHdr) {
+        .flags = NET_RSC_F_NEEDS_CSUM,
+        .csum_start = rsc_frame_l4_offset(&s),
+        .csum_offset = 16,
+    };
+    feed_spec(&c, &partial, &s, T0 + 2);
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 3);
+    assert_single(out_pkt(&c, 2), &partial, &s);
+
+    assert_stats(&c, &(NetRscStats) {
+        .received = 3,
+        .delivered = 3,
+        .timer_drains = 1,
+    });
+    ctx_cleanup(&c);
+}
+
+/*
+ * Checksums: a segment the backend vouches for joins even if its checksum
+ * field is not a complete one; the output carries a complete, valid one.
+ */
+
+static void test_csum_vouched(gconstpointer opaque)
+{
+    bool partial = GPOINTER_TO_INT(opaque);
+    RscFrameSpec s[3], exp;
+    NetRscHdr in;
+    Ctx c;
+    unsigned i;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < 3; i++) {
+        mss_spec(&s[i], 4, 0, i, true);
+        if (partial) {
+            s[i].l4_csum = RSC_CSUM_PARTIAL;
+            in = (NetRscHdr) {
+                .flags = NET_RSC_F_NEEDS_CSUM,
+                .csum_start = rsc_frame_l4_offset(&s[i]),
+                .csum_offset = 16,
+            };
+        } else {
+            s[i].l4_csum = RSC_CSUM_BAD;
+            in = hdr_data_valid;
+        }
+        feed_spec(&c, &in, &s[i], T0);
+    }
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 1);
+    exp = s[0];
+    exp.l4_csum = RSC_CSUM_OK;
+    exp.payload_len = 3 * MSS;
+    exp.tsval = s[2].tsval;
+    assert_coalesced(out_pkt(&c, 0), &exp, MSS, 3, 0);
+    g_assert_cmpuint(stats(&c)->aborts, ==, 0);
+    ctx_cleanup(&c);
+}
+
+/*
+ * Finalizing segments: the flow's unit leaves first, then the segment
+ * untouched.
+ */
+
+enum {
+    FIN_SYN, FIN_FIN, FIN_RST, FIN_URG, FIN_ECE, FIN_CWR,
+    FIN_OPT_SACK, FIN_OPT_MSS, FIN_OPT_WSCALE,
+    FIN_IP_OPTS, FIN_IP_FRAG,
+    FIN_IP6_HOPOPTS, FIN_IP6_ROUTING, FIN_IP6_DSTOPTS, FIN_IP6_FRAG,
+    FIN_BAD_IP_CSUM, FIN_BAD_IP_CSUM_VOUCHED, FIN_BAD_TCP_CSUM,
+    FIN_GSO, FIN_NEW_ACK,
+};
+
+typedef struct FinCase {
+    const char *name;
+    int ipv;
+    int kind;
+    bool abort;         /* counts as an exception */
+    bool check_abort;
+} FinCase;
+
+static const FinCase fin_cases[] = {
+    { "syn", 4, FIN_SYN, true, true },
+    { "fin", 4, FIN_FIN, true, true },
+    { "rst", 4, FIN_RST, true, true },
+    { "urg", 4, FIN_URG, true, true },
+    { "ece", 4, FIN_ECE, true, true },
+    { "cwr", 4, FIN_CWR, true, true },
+    { "opt-sack", 4, FIN_OPT_SACK, true, true },
+    { "opt-mss", 4, FIN_OPT_MSS, true, true },
+    { "opt-wscale", 4, FIN_OPT_WSCALE, true, true },
+    { "ip-options", 4, FIN_IP_OPTS, true, true },
+    { "ip-fragment", 4, FIN_IP_FRAG, true, true },
+    { "bad-ip-csum", 4, FIN_BAD_IP_CSUM, true, true },
+    { "bad-ip-csum-data-valid", 4, FIN_BAD_IP_CSUM_VOUCHED, true, true },
+    { "bad-tcp-csum", 4, FIN_BAD_TCP_CSUM, true, true },
+    { "gso", 4, FIN_GSO, false, false },
+    { "new-ack", 4, FIN_NEW_ACK, false, true },
+    { "syn", 6, FIN_SYN, true, true },
+    { "fin", 6, FIN_FIN, true, true },
+    { "rst", 6, FIN_RST, true, true },
+    { "ece", 6, FIN_ECE, true, true },
+    { "opt-sack", 6, FIN_OPT_SACK, true, true },
+    { "hop-by-hop", 6, FIN_IP6_HOPOPTS, true, true },
+    { "routing", 6, FIN_IP6_ROUTING, true, true },
+    { "dst-options", 6, FIN_IP6_DSTOPTS, true, true },
+    { "fragment", 6, FIN_IP6_FRAG, true, true },
+    { "bad-tcp-csum", 6, FIN_BAD_TCP_CSUM, true, true },
+    { "gso", 6, FIN_GSO, false, false },
+    { "new-ack", 6, FIN_NEW_ACK, false, true },
+};
+
+/* Make @s, segment 2 of flow 0, into a finalizing segment of kind @kind */
+static void fin_make(int kind, RscFrameSpec *s, NetRscHdr *hdr, bool *has_hdr)
+{
+    *has_hdr = false;
+    switch (kind) {
+    case FIN_SYN:
+        s->tcp_flags = RSC_TCP_SYN;
+        s->payload_len = 0;
+        break;
+    case FIN_FIN:
+        s->tcp_flags = RSC_TCP_FIN | RSC_TCP_ACK;
+        s->payload_len = 100;
+        break;
+    case FIN_RST:
+        s->tcp_flags = RSC_TCP_RST | RSC_TCP_ACK;
+        s->payload_len = 0;
+        break;
+    case FIN_URG:
+        s->tcp_flags = RSC_TCP_URG | RSC_TCP_ACK;
+        s->urg_ptr = 100;
+        break;
+    case FIN_ECE:
+        s->tcp_flags = RSC_TCP_ECE | RSC_TCP_ACK;
+        break;
+    case FIN_CWR:
+        s->tcp_flags = RSC_TCP_CWR | RSC_TCP_ACK;
+        break;
+    case FIN_OPT_SACK: {
+        static const uint8_t sack[12] = {
+            1, 1, 5, 10, 0x30, 0, 0, 0, 0x30, 0, 0x10, 0
+        };
+        memcpy(s->tcp_opts, sack, sizeof(sack));
+        s->tcp_opts_len = sizeof(sack);
+        break;
+    }
+    case FIN_OPT_MSS: {
+        static const uint8_t mss[4] = { 2, 4, 0x05, 0xa8 };
+        memcpy(s->tcp_opts, mss, sizeof(mss));
+        s->tcp_opts_len = sizeof(mss);
+        break;
+    }
+    case FIN_OPT_WSCALE: {
+        static const uint8_t ws[4] = { 1, 3, 3, 7 };
+        memcpy(s->tcp_opts, ws, sizeof(ws));
+        s->tcp_opts_len = sizeof(ws);
+        break;
+    }
+    case FIN_IP_OPTS: {
+        static const uint8_t ra[4] = { 0x94, 0x04, 0x00, 0x00 };
+        memcpy(s->ip_opts, ra, sizeof(ra));
+        s->ip_opts_len = sizeof(ra);
+        break;
+    }
+    case FIN_IP_FRAG:
+        s->frag = RSC_IP_MF;
+        break;
+    case FIN_IP6_HOPOPTS:
+        s->ext_hdr = RSC_IPV6_HOPOPTS;
+        break;
+    case FIN_IP6_ROUTING:
+        s->ext_hdr = RSC_IPV6_ROUTING;
+        break;
+    case FIN_IP6_DSTOPTS:
+        s->ext_hdr = RSC_IPV6_DSTOPTS;
+        break;
+    case FIN_IP6_FRAG:
+        s->ext_hdr = RSC_IPV6_FRAGMENT;
+        s->ext_frag = 1;            /* offset 0, more fragments */
+        break;
+    case FIN_BAD_IP_CSUM:
+        s->bad_ip_csum = true;
+        break;
+    case FIN_BAD_IP_CSUM_VOUCHED:
+        s->bad_ip_csum = true;
+        *hdr = hdr_data_valid;
+        *has_hdr = true;
+        break;
+    case FIN_BAD_TCP_CSUM:
+        s->l4_csum = RSC_CSUM_BAD;
+        break;
+    case FIN_GSO:
+        s->payload_len = 2 * MSS;
+        s->l4_csum = RSC_CSUM_PARTIAL;
+        *hdr = (NetRscHdr) {
+            .flags = NET_RSC_F_NEEDS_CSUM,
+            .gso_type = s->ip_version == 4 ?
+                        NET_RSC_GSO_TCPV4 : NET_RSC_GSO_TCPV6,
+            .hdr_len = rsc_frame_hdr_len(s),
+            .gso_size = MSS,
+            .csum_start = rsc_frame_l4_offset(s),
+            .csum_offset = 16,
+        };
+        *has_hdr = true;
+        break;
+    case FIN_NEW_ACK:
+        s->payload_len = 0;
+        s->ack += 5000;
+        break;
+    default:
+        g_assert_not_reached();
+    }
+}
+
+static void test_finalize(gconstpointer opaque)
+{
+    const FinCase *fc = opaque;
+    RscFrameSpec d[2], fs, exp;
+    NetRscHdr fh;
+    bool has_hdr;
+    Ctx c;
+    unsigned i;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < 2; i++) {
+        /* no backend header: the engine checks the checksums itself */
+        mss_spec(&d[i], fc->ipv, 0, i, true);
+        feed_spec(&c, NULL, &d[i], T0 + i);
+    }
+    g_assert_cmpuint(c.out->len, ==, 0);
+
+    mss_spec(&fs, fc->ipv, 0, 2, true);
+    fin_make(fc->kind, &fs, &fh, &has_hdr);
+    feed_spec(&c, has_hdr ? &fh : NULL, &fs, T0 + 2);
+
+    /* [pending coalesced data, finalizing frame untouched], at once */
+    g_assert_cmpuint(c.out->len, ==, 2);
+    exp = d[0];
+    exp.payload_len = 2 * MSS;
+    exp.tsval = d[1].tsval;
+    assert_coalesced(out_pkt(&c, 0), &exp, MSS, 2, 0);
+    assert_single(out_pkt(&c, 1), has_hdr ? &fh : NULL, &fs);
+    g_assert_cmpuint(net_rsc_pending(c.e), ==, 0);
+
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 2);
+
+    g_assert_cmpuint(stats(&c)->received, ==, 3);
+    g_assert_cmpuint(stats(&c)->delivered, ==, 2);
+    g_assert_cmpuint(stats(&c)->coalesce_events, ==, 1);
+    g_assert_cmpuint(stats(&c)->coalesced_pkts, ==, 2);
+    g_assert_cmpuint(stats(&c)->coalesced_octets, ==, 2 * MSS);
+    g_assert_cmpuint(stats(&c)->finalized, ==, 1);
+    g_assert_cmpuint(stats(&c)->bypassed, ==, 0);
+    if (fc->check_abort) {
+        g_assert_cmpuint(stats(&c)->aborts, ==, fc->abort ? 1 : 0);
+    }
+    ctx_cleanup(&c);
+}
+
+/*
+ * Bypass: frames the engine cannot key leave at once and leave other
+ * flows' units alone.
+ */
+
+static void test_bypass(void)
+{
+    RscFrameSpec d[2], s, exp;
+    GByteArray *f[10];
+    NetRscHdr h[10];
+    unsigned i, n = 0;
+    Ctx c;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < 2; i++) {
+        mss_spec(&d[i], 4, 0, i, true);
+        feed_spec(&c, &hdr_data_valid, &d[i], T0 + i);
+    }
+
+    /* ARP */
+    h[n] = hdr_zero;
+    f[n++] = rsc_frame_arp();
+
+    /* non-IP: LLDP ethertype */
+    h[n] = hdr_zero;
+    f[n] = rsc_frame_arp();
+    f[n]->data[12] = 0x88;
+    f[n++]->data[13] = 0xcc;
+
+    /* IPv4 UDP */
+    rsc_frame_spec_init(&s, 4, 1);
+    s.l4 = RSC_L4_UDP;
+    s.payload_len = 200;
+    h[n] = hdr_data_valid;
+    f[n++] = rsc_frame_build(&s);
+
+    /* IPv6 UDP */
+    rsc_frame_spec_init(&s, 6, 1);
+    s.l4 = RSC_L4_UDP;
+    s.payload_len = 200;
+    h[n] = hdr_zero;
+    f[n++] = rsc_frame_build(&s);
+
+    /* ICMP */
+    rsc_frame_spec_init(&s, 4, 1);
+    s.l4 = RSC_L4_RAW;
+    s.ip_proto = RSC_IPPROTO_ICMP;
+    s.payload_len = 64;
+    h[n] = hdr_zero;
+    f[n++] = rsc_frame_build(&s);
+
+    /* ICMPv6 */
+    rsc_frame_spec_init(&s, 6, 1);
+    s.l4 = RSC_L4_RAW;
+    s.ip_proto = RSC_IPPROTO_ICMPV6;
+    s.payload_len = 64;
+    h[n] = hdr_zero;
+    f[n++] = rsc_frame_build(&s);
+
+    /* non-first IPv4 fragment of a TCP datagram */
+    rsc_frame_spec_init(&s, 4, 2);
+    s.l4 = RSC_L4_RAW;
+    s.ip_proto = RSC_IPPROTO_TCP;
+    s.frag = 1480 / 8;
+    s.payload_len = 100;
+    h[n] = hdr_zero;
+    f[n++] = rsc_frame_build(&s);
+
+    /* non-first IPv6 fragment of a TCP datagram */
+    rsc_frame_spec_init(&s, 6, 2);
+    s.l4 = RSC_L4_RAW;
+    s.ip_proto = RSC_IPPROTO_TCP;
+    s.ext_hdr = RSC_IPV6_FRAGMENT;
+    s.ext_frag = 1448;              /* offset 181 * 8, last fragment */
+    s.payload_len = 100;
+    h[n] = hdr_zero;
+    f[n++] = rsc_frame_build(&s);
+
+    /* VLAN tagged TCP data segment */
+    mss_spec(&s, 4, 3, 0, true);
+    s.vlan = true;
+    s.vlan_tci = 100;
+    h[n] = hdr_data_valid;
+    f[n++] = rsc_frame_build(&s);
+
+    g_assert_cmpuint(n, <=, G_N_ELEMENTS(f));
+    for (i = 0; i < n; i++) {
+        g_autoptr(GByteArray) copy = g_byte_array_new();
+
+        g_byte_array_append(copy, f[i]->data, f[i]->len);
+        feed(&c, h[i].flags ? &h[i] : NULL, f[i], T0 + 10 + i);
+        g_assert_cmpuint(c.out->len, ==, i + 1);
+        assert_bytes(out_pkt(&c, i)->data, copy);
+        assert_hdr(&out_pkt(&c, i)->hdr, &h[i]);
+        g_assert_cmpuint(net_rsc_pending(c.e), ==, 1);
+    }
+
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, n + 1);
+    exp = d[0];
+    exp.payload_len = 2 * MSS;
+    exp.tsval = d[1].tsval;
+    assert_coalesced(out_pkt(&c, n), &exp, MSS, 2, 0);
+
+    assert_stats(&c, &(NetRscStats) {
+        .received = n + 2,
+        .coalesced_pkts = 2,
+        .coalesced_octets = 2 * MSS,
+        .coalesce_events = 1,
+        .bypassed = n,
+        .delivered = n + 1,
+    });
+    ctx_cleanup(&c);
+}
+
+/* A pure ACK of a flow without a unit leaves at once, untouched */
+static void test_pure_ack_alone(void)
+{
+    RscFrameSpec d[2], a, exp;
+    Ctx c;
+    unsigned i;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < 2; i++) {
+        mss_spec(&d[i], 4, 0, i, true);
+        feed_spec(&c, NULL, &d[i], T0);
+    }
+    /* flow 1: an ACK, a duplicate of it, a window update */
+    rsc_frame_spec_init(&a, 4, 1);
+    a.ts = true;
+    for (i = 0; i < 3; i++) {
+        a.window = RSC_FRAME_WINDOW + (i == 2);
+        feed_spec(&c, &hdr_data_valid, &a, T0);
+        g_assert_cmpuint(c.out->len, ==, i + 1);
+        assert_single(out_pkt(&c, i), &hdr_data_valid, &a);
+    }
+    g_assert_cmpuint(net_rsc_pending(c.e), ==, 1);
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 4);
+    exp = d[0];
+    exp.payload_len = 2 * MSS;
+    exp.tsval = d[1].tsval;
+    assert_coalesced(out_pkt(&c, 3), &exp, MSS, 2, 0);
+    g_assert_cmpuint(stats(&c)->dup_acks, ==, 0);
+    g_assert_cmpuint(stats(&c)->window_updates, ==, 0);
+    g_assert_cmpuint(stats(&c)->aborts, ==, 0);
+    ctx_cleanup(&c);
+}
+
+/* A disabled IP version bypasses; the other still coalesces */
+static void test_protocols(void)
+{
+    RscFrameSpec a[2], b[2], exp;
+    Ctx c;
+    unsigned i;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    net_rsc_set_protocols(c.e, true, false);
+    for (i = 0; i < 2; i++) {
+        mss_spec(&a[i], 4, 0, i, true);
+        mss_spec(&b[i], 6, 1, i, true);
+        feed_spec(&c, NULL, &a[i], T0);
+        feed_spec(&c, NULL, &b[i], T0);
+        g_assert_cmpuint(c.out->len, ==, i + 1);
+        assert_single(out_pkt(&c, i), NULL, &b[i]);
+    }
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 3);
+    exp = a[0];
+    exp.payload_len = 2 * MSS;
+    exp.tsval = a[1].tsval;
+    assert_coalesced(out_pkt(&c, 2), &exp, MSS, 2, 0);
+    g_assert_cmpuint(stats(&c)->bypassed, ==, 2);
+
+    net_rsc_set_protocols(c.e, false, true);
+    for (i = 0; i < 2; i++) {
+        feed_spec(&c, NULL, &a[i], T0);
+        feed_spec(&c, NULL, &b[i], T0);
+        g_assert_cmpuint(c.out->len, ==, 4 + i);
+        assert_single(out_pkt(&c, 3 + i), NULL, &a[i]);
+    }
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 6);
+    exp = b[0];
+    exp.payload_len = 2 * MSS;
+    exp.tsval = b[1].tsval;
+    assert_coalesced(out_pkt(&c, 5), &exp, MSS, 2, 0);
+    g_assert_cmpuint(stats(&c)->bypassed, ==, 4);
+    ctx_cleanup(&c);
+}
+
+/*
+ * Duplicate ACKs and window updates
+ */
+
+static void pure_ack_spec(RscFrameSpec *s, const RscFrameSpec *last)
+{
+    *s = *last;
+    s->seq = last->seq + last->payload_len;
+    s->payload_len = 0;
+    s->ip_id++;
+}
+
+static void test_dup_acks(void)
+{
+    RscFrameSpec d[2], a, exp;
+    Ctx c;
+    unsigned i;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < 2; i++) {
+        mss_spec(&d[i], 4, 0, i, true);
+        feed_spec(&c, NULL, &d[i], T0);
+    }
+    pure_ack_spec(&a, &d[1]);
+    for (i = 0; i < 3; i++) {
+        feed_spec(&c, NULL, &a, T0 + 1 + i);
+        g_assert_cmpuint(c.out->len, ==, 0);
+    }
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 1);
+    exp = d[0];
+    exp.payload_len = 2 * MSS;
+    exp.tsval = d[1].tsval;
+    assert_coalesced(out_pkt(&c, 0), &exp, MSS, 2, 3);
+    assert_stats(&c, &(NetRscStats) {
+        .received = 5,
+        .coalesced_pkts = 2,
+        .coalesced_octets = 2 * MSS,
+        .coalesce_events = 1,
+        .dup_acks = 3,
+        .delivered = 1,
+    });
+    ctx_cleanup(&c);
+}
+
+/* One data segment and duplicate ACKs: a coalesced packet of 1 segment */
+static void test_dup_acks_one_segment(void)
+{
+    RscFrameSpec d, a;
+    Ctx c;
+    unsigned i;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    mss_spec(&d, 6, 0, 0, true);
+    feed_spec(&c, NULL, &d, T0);
+    pure_ack_spec(&a, &d);
+    for (i = 0; i < 3; i++) {
+        feed_spec(&c, NULL, &a, T0);
+    }
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 1);
+    assert_coalesced(out_pkt(&c, 0), &d, MSS, 1, 3);
+    g_assert_cmpuint(stats(&c)->dup_acks, ==, 3);
+    ctx_cleanup(&c);
+}
+
+/* Data after a duplicate ACK closes the unit and starts a new one */
+static void test_dup_ack_then_data(void)
+{
+    RscFrameSpec d[4], a, exp;
+    Ctx c;
+    unsigned i;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < 2; i++) {
+        mss_spec(&d[i], 4, 0, i, true);
+        feed_spec(&c, NULL, &d[i], T0);
+    }
+    pure_ack_spec(&a, &d[1]);
+    feed_spec(&c, NULL, &a, T0);
+    g_assert_cmpuint(c.out->len, ==, 0);
+
+    mss_spec(&d[2], 4, 0, 2, true);
+    feed_spec(&c, NULL, &d[2], T0);
+    g_assert_cmpuint(c.out->len, ==, 1);
+    exp = d[0];
+    exp.payload_len = 2 * MSS;
+    exp.tsval = d[1].tsval;
+    assert_coalesced(out_pkt(&c, 0), &exp, MSS, 2, 1);
+
+    mss_spec(&d[3], 4, 0, 3, true);
+    feed_spec(&c, NULL, &d[3], T0);
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 2);
+    exp = d[2];
+    exp.payload_len = 2 * MSS;
+    exp.tsval = d[3].tsval;
+    assert_coalesced(out_pkt(&c, 1), &exp, MSS, 2, 0);
+    g_assert_cmpuint(stats(&c)->dup_acks, ==, 1);
+    g_assert_cmpuint(stats(&c)->coalesce_events, ==, 2);
+    ctx_cleanup(&c);
+}
+
+static void test_window_update(gconstpointer opaque)
+{
+    bool more_data = GPOINTER_TO_INT(opaque);
+    RscFrameSpec d[3], w, exp;
+    unsigned n = more_data ? 3 : 2;
+    Ctx c;
+    unsigned i;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < 2; i++) {
+        mss_spec(&d[i], 4, 0, i, true);
+        feed_spec(&c, NULL, &d[i], T0);
+    }
+    pure_ack_spec(&w, &d[1]);
+    w.window = 800;
+    feed_spec(&c, NULL, &w, T0);
+    g_assert_cmpuint(c.out->len, ==, 0);
+    if (more_data) {
+        /* no duplicate ACK in the unit: data still joins */
+        mss_spec(&d[2], 4, 0, 2, true);
+        d[2].window = 800;
+        feed_spec(&c, NULL, &d[2], T0);
+        g_assert_cmpuint(c.out->len, ==, 0);
+    }
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 1);
+    exp = d[0];
+    exp.payload_len = n * MSS;
+    exp.tsval = d[n - 1].tsval;
+    exp.window = 800;
+    assert_coalesced(out_pkt(&c, 0), &exp, MSS, n, 0);
+    assert_stats(&c, &(NetRscStats) {
+        .received = n + 1,
+        .coalesced_pkts = n,
+        .coalesced_octets = n * MSS,
+        .coalesce_events = 1,
+        .window_updates = 1,
+        .delivered = 1,
+    });
+    ctx_cleanup(&c);
+}
+
+/*
+ * Counters of a unit cannot wrap: a sender may send any number of pure
+ * ACKs within one interval.
+ */
+
+/* Pure ACKs a delivered packet stands for */
+static unsigned acks_in(const Pkt *p)
+{
+    RscFrameInfo info;
+
+    if (p->hdr.flags & NET_RSC_F_RSC_INFO) {
+        return p->hdr.dup_acks;
+    }
+    g_assert_true(rsc_frame_parse(p->data->data, p->data->len, &info));
+    return info.payload_len == 0;
+}
+
+static void test_dup_acks_many(void)
+{
+    const unsigned n = 65536 + 10;
+    RscFrameSpec d, a;
+    g_autoptr(GByteArray) fa = NULL;
+    unsigned i, acks = 0, data = 0;
+    Ctx c;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    mss_spec(&d, 4, 0, 0, true);
+    feed_spec(&c, NULL, &d, T0);
+    pure_ack_spec(&a, &d);
+    fa = rsc_frame_build(&a);
+    for (i = 0; i < n; i++) {
+        g_assert_cmpint(receive(&c, NULL, fa, T0), ==, NET_RSC_TAKEN);
+    }
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, >=, 1);
+    for (i = 0; i < c.out->len; i++) {
+        RscFrameInfo info;
+
+        g_assert_true(rsc_frame_parse(out_pkt(&c, i)->data->data,
+                                      out_pkt(&c, i)->data->len, &info));
+        data += info.payload_len;
+        acks += acks_in(out_pkt(&c, i));
+    }
+    /* the data once, every duplicate ACK accounted for */
+    g_assert_cmpuint(data, ==, MSS);
+    g_assert_cmpuint(acks, ==, n);
+    g_assert_cmpuint(stats(&c)->received, ==, n + 1);
+    ctx_cleanup(&c);
+}
+
+static void check_window_updates(unsigned n)
+{
+    RscFrameSpec d[2], w;
+    GByteArray *fw[2];
+    uint32_t next = RSC_FRAME_ISN(0);
+    unsigned i;
+    int last = -1;
+    Ctx c;
+
+    g_test_message("%u window updates", n);
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < 2; i++) {
+        mss_spec(&d[i], 4, 0, i, true);
+        feed_spec(&c, NULL, &d[i], T0);
+    }
+    for (i = 0; i < 2; i++) {
+        pure_ack_spec(&w, &d[1]);
+        w.window = 800 + i;
+        fw[i] = rsc_frame_build(&w);
+    }
+    for (i = 0; i < n; i++) {
+        g_assert_cmpint(receive(&c, NULL, fw[i & 1], T0), ==,
+                        NET_RSC_TAKEN);
+    }
+    net_rsc_flush(c.e);
+
+    /* the data complete and in order, the latest window last */
+    for (i = 0; i < c.out->len; i++) {
+        Pkt *p = out_pkt(&c, i);
+        RscFrameInfo info;
+        size_t k;
+
+        g_assert_true(rsc_frame_parse(p->data->data, p->data->len, &info));
+        if (info.payload_len) {
+            g_assert_cmphex(info.seq, ==, next);
+            for (k = 0; k < info.payload_len; k++) {
+                g_assert_cmphex(p->data->data[info.payload_off + k], ==,
+                                rsc_frame_pattern(next + k));
+            }
+            next += info.payload_len;
+        }
+        last = info.window;
+    }
+    g_assert_cmphex(next, ==, RSC_FRAME_ISN(0) + 2 * MSS);
+    g_assert_cmpint(last, ==, 800 + ((n - 1) & 1));
+    g_byte_array_unref(fw[0]);
+    g_byte_array_unref(fw[1]);
+    ctx_cleanup(&c);
+}
+
+static void test_window_update_many(void)
+{
+    /* around the 16-bit boundaries of any per-unit frame counter */
+    check_window_updates(65534);
+    check_window_updates(65535);
+    check_window_updates(65536);
+    check_window_updates(65536 + 10);
+}
+
+/* An interval as long as the configuration allows must not overflow */
+static void test_interval_huge(void)
+{
+    RscFrameSpec s;
+    Ctx c;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INT64_MAX);
+    mss_spec(&s, 4, 0, 0, true);
+    feed_spec(&c, NULL, &s, T0);
+    g_assert_cmpint(net_rsc_deadline(c.e), >, T0 + 1000 * INTERVAL);
+    net_rsc_poll(c.e, T0 + 1000 * INTERVAL);
+    g_assert_cmpuint(c.out->len, ==, 0);
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 1);
+    assert_single(out_pkt(&c, 0), NULL, &s);
+    ctx_cleanup(&c);
+}
+
+/* Interval 0: a unit expires at its first arrival */
+static void test_interval_zero(void)
+{
+    RscFrameSpec s;
+    Ctx c;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, 0);
+    mss_spec(&s, 6, 0, 0, true);
+    feed_spec(&c, NULL, &s, T0);
+    g_assert_cmpint(net_rsc_deadline(c.e), ==, T0);
+    net_rsc_poll(c.e, T0 - 1);
+    g_assert_cmpuint(c.out->len, ==, 0);
+    net_rsc_poll(c.e, T0);
+    g_assert_cmpuint(c.out->len, ==, 1);
+    assert_single(out_pkt(&c, 0), NULL, &s);
+    ctx_cleanup(&c);
+}
+
+/*
+ * Closing rules: timestamps, sequence, IP fields, PSH
+ */
+
+/*
+ * Feed data segments 0..n-1 of flow 0 with TSvals @tsval; @split is the
+ * index of the first segment that must start a new unit, or n.
+ */
+static void check_split(int ipv, const uint32_t *tsval, unsigned n,
+                        unsigned split, void (*tweak)(RscFrameSpec *, int))
+{
+    RscFrameSpec s[8], exp;
+    Ctx c;
+    unsigned i;
+
+    g_assert_cmpuint(n, <=, 8);
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < n; i++) {
+        mss_spec(&s[i], ipv, 0, i, tsval != NULL);
+        if (tsval) {
+            s[i].tsval = tsval[i];
+        }
+        if (tweak) {
+            tweak(&s[i], i);
+        }
+        feed_spec(&c, NULL, &s[i], T0 + i);
+        /* the unit leaves when the segment that does not fit arrives */
+        g_assert_cmpuint(c.out->len, ==, i < split ? 0 : 1);
+    }
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, split < n ? 2 : 1);
+
+    exp = s[0];
+    exp.payload_len = split * MSS;
+    exp.tsval = s[split - 1].tsval;
+    if (split == 1) {
+        assert_single(out_pkt(&c, 0), NULL, &s[0]);
+    } else {
+        if (tweak) {
+            /* TTL: the smallest; others equal in the unit */
+            for (i = 0; i < split; i++) {
+                exp.ttl = MIN(exp.ttl, s[i].ttl);
+            }
+        }
+        assert_coalesced(out_pkt(&c, 0), &exp, MSS, split, 0);
+    }
+    if (split < n) {
+        exp = s[split];
+        exp.payload_len = (n - split) * MSS;
+        exp.tsval = s[n - 1].tsval;
+        if (n - split == 1) {
+            assert_single(out_pkt(&c, 1), NULL, &s[split]);
+        } else {
+            assert_coalesced(out_pkt(&c, 1), &exp, MSS, n - split, 0);
+        }
+    }
+    ctx_cleanup(&c);
+}
+
+static void test_ts_older(void)
+{
+    static const uint32_t ts[] = { 100, 99, 100 };
+
+    check_split(4, ts, 3, 1, NULL);
+}
+
+static void test_ts_equal(void)
+{
+    static const uint32_t ts[] = { 100, 100, 101, 101 };
+
+    check_split(4, ts, 4, 4, NULL);
+}
+
+static void test_ts_wrap(void)
+{
+    static const uint32_t ts[] = { 0xfffffff0, 0xffffffff, 0x10, 0x11 };
+
+    check_split(6, ts, 4, 4, NULL);
+}
+
+static void test_ts_older_wrap(void)
+{
+    static const uint32_t ts[] = { 0x10, 0x20, 0xfffffff0, 0xfffffff1 };
+
+    check_split(4, ts, 4, 2, NULL);
+}
+
+static void test_seq_gap(void)
+{
+    RscFrameSpec s[3], exp;
+    Ctx c;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    mss_spec(&s[0], 4, 0, 0, true);
+    mss_spec(&s[1], 4, 0, 2, true);     /* segment 1 lost */
+    mss_spec(&s[2], 4, 0, 3, true);
+    feed_spec(&c, NULL, &s[0], T0);
+    feed_spec(&c, NULL, &s[1], T0);
+    g_assert_cmpuint(c.out->len, ==, 1);
+    assert_single(out_pkt(&c, 0), NULL, &s[0]);
+    feed_spec(&c, NULL, &s[2], T0);
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 2);
+    exp = s[1];
+    exp.payload_len = 2 * MSS;
+    exp.tsval = s[2].tsval;
+    assert_coalesced(out_pkt(&c, 1), &exp, MSS, 2, 0);
+    ctx_cleanup(&c);
+}
+
+static void test_seq_retransmit(void)
+{
+    RscFrameSpec s[2], r, exp;
+    Ctx c;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    mss_spec(&s[0], 4, 0, 0, true);
+    mss_spec(&s[1], 4, 0, 1, true);
+    feed_spec(&c, NULL, &s[0], T0);
+    feed_spec(&c, NULL, &s[1], T0);
+    r = s[1];
+    r.tsval += 5;
+    feed_spec(&c, NULL, &r, T0);
+    g_assert_cmpuint(c.out->len, ==, 1);
+    exp = s[0];
+    exp.payload_len = 2 * MSS;
+    exp.tsval = s[1].tsval;
+    assert_coalesced(out_pkt(&c, 0), &exp, MSS, 2, 0);
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 2);
+    assert_single(out_pkt(&c, 1), NULL, &r);
+    ctx_cleanup(&c);
+}
+
+static void tweak_ect0(RscFrameSpec *s, int i)
+{
+    s->tos = 0x02;
+}
+
+static void test_ecn_ect0_v4(void)
+{
+    check_split(4, NULL, 4, 4, tweak_ect0);
+}
+
+static void test_ecn_ect0_v6(void)
+{
+    check_split(6, NULL, 4, 4, tweak_ect0);
+}
+
+/* CE on segment 2: the unit of 0-1 leaves; 2 and 3 leave untouched */
+static void test_ecn_ce(gconstpointer opaque)
+{
+    int ipv = GPOINTER_TO_INT(opaque);
+    RscFrameSpec s[4], exp;
+    Ctx c;
+    unsigned i;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < 4; i++) {
+        mss_spec(&s[i], ipv, 0, i, true);
+        s[i].tos = i == 2 ? 0x03 : 0x02;
+        feed_spec(&c, NULL, &s[i], T0 + i);
+        g_assert_cmpuint(c.out->len, >=, i < 2 ? 0 : 1);
+    }
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 3);
+    exp = s[0];
+    exp.payload_len = 2 * MSS;
+    exp.tsval = s[1].tsval;
+    assert_coalesced(out_pkt(&c, 0), &exp, MSS, 2, 0);
+    assert_single(out_pkt(&c, 1), NULL, &s[2]);
+    assert_single(out_pkt(&c, 2), NULL, &s[3]);
+    ctx_cleanup(&c);
+}
+
+static void tweak_ttl(RscFrameSpec *s, int i)
+{
+    static const uint8_t ttl[] = { 64, 62, 63, 64 };
+
+    s->ttl = ttl[i];
+}
+
+static void test_ttl_min_v4(void)
+{
+    check_split(4, NULL, 4, 4, tweak_ttl);
+}
+
+static void test_hop_limit_min_v6(void)
+{
+    check_split(6, NULL, 4, 4, tweak_ttl);
+}
+
+static void tweak_tos(RscFrameSpec *s, int i)
+{
+    s->tos = i >= 2 ? 0x20 : 0;
+}
+
+static void test_tos_v4(void)
+{
+    check_split(4, NULL, 4, 2, tweak_tos);
+}
+
+static void test_tclass_v6(void)
+{
+    check_split(6, NULL, 4, 2, tweak_tos);
+}
+
+static void tweak_flow_label(RscFrameSpec *s, int i)
+{
+    /* differs in the lowest bit only */
+    s->flow_label = i >= 3 ? 0x12344 : 0x12345;
+}
+
+static void test_flow_label_v6(void)
+{
+    check_split(6, NULL, 4, 3, tweak_flow_label);
+}
+
+static void tweak_df(RscFrameSpec *s, int i)
+{
+    s->frag = i >= 2 ? 0 : RSC_IP_DF;
+}
+
+static void test_df_v4(void)
+{
+    check_split(4, NULL, 4, 2, tweak_df);
+}
+
+/* The IPv4 ID may increase, or not: the output has the first one */
+static void tweak_fixed_id(RscFrameSpec *s, int i)
+{
+    s->ip_id = 0;
+}
+
+static void test_fixed_id_v4(void)
+{
+    check_split(4, NULL, 4, 4, tweak_fixed_id);
+}
+
+/* A unit closes after a segment with PSH, which it carries */
+static void test_psh(void)
+{
+    RscFrameSpec s[5], exp;
+    Ctx c;
+    unsigned i;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < 5; i++) {
+        mss_spec(&s[i], 4, 0, i, true);
+    }
+    s[2].tcp_flags |= RSC_TCP_PSH;
+    for (i = 0; i < 3; i++) {
+        feed_spec(&c, NULL, &s[i], T0);
+    }
+    g_assert_cmpuint(c.out->len, ==, 1);
+    exp = s[0];
+    exp.payload_len = 3 * MSS;
+    exp.tsval = s[2].tsval;
+    exp.tcp_flags |= RSC_TCP_PSH;
+    assert_coalesced(out_pkt(&c, 0), &exp, MSS, 3, 0);
+    g_assert_cmpuint(net_rsc_pending(c.e), ==, 0);
+
+    feed_spec(&c, NULL, &s[3], T0);
+    feed_spec(&c, NULL, &s[4], T0);
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 2);
+    exp = s[3];
+    exp.payload_len = 2 * MSS;
+    exp.tsval = s[4].tsval;
+    assert_coalesced(out_pkt(&c, 1), &exp, MSS, 2, 0);
+    g_assert_cmpuint(stats(&c)->aborts, ==, 0);
+    ctx_cleanup(&c);
+}
+
+/* A first segment with PSH leaves alone, untouched, at once */
+static void test_psh_first(void)
+{
+    RscFrameSpec s[3], exp;
+    Ctx c;
+    unsigned i;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < 3; i++) {
+        mss_spec(&s[i], 6, 0, i, true);
+    }
+    s[0].tcp_flags |= RSC_TCP_PSH;
+    feed_spec(&c, &hdr_data_valid, &s[0], T0);
+    g_assert_cmpuint(c.out->len, ==, 1);
+    assert_single(out_pkt(&c, 0), &hdr_data_valid, &s[0]);
+    feed_spec(&c, &hdr_data_valid, &s[1], T0);
+    feed_spec(&c, &hdr_data_valid, &s[2], T0);
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 2);
+    exp = s[1];
+    exp.payload_len = 2 * MSS;
+    exp.tsval = s[2].tsval;
+    assert_coalesced(out_pkt(&c, 1), &exp, MSS, 2, 0);
+    ctx_cleanup(&c);
+}
+
+/*
+ * Ethernet padding and trailers never get into the coalesced payload
+ */
+
+static void test_padding(void)
+{
+    RscFrameSpec s[5], exp;
+    uint32_t seq = RSC_FRAME_ISN(0);
+    static const size_t len[5] = { 2, MSS, 2, MSS, 700 };
+    Ctx c;
+    unsigned i;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < 5; i++) {
+        rsc_frame_spec_init(&s[i], 4, 0);
+        s[i].seq = seq;
+        s[i].payload_len = len[i];
+        s[i].min_len = 60;              /* 14 + 20 + 20 + 2 = 56 */
+        s[i].pad_byte = 0xee;
+        if (i == 3) {
+            /* IP total length smaller than the frame: a trailer */
+            s[i].min_len = 14 + 20 + 20 + MSS + 24;
+        }
+        seq += len[i];
+        feed_spec(&c, NULL, &s[i], T0);
+    }
+    g_assert_cmpuint(c.out->len, ==, 0);
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 1);
+    exp = s[0];
+    exp.min_len = 0;
+    exp.payload_len = seq - s[0].seq;
+    assert_coalesced(out_pkt(&c, 0), &exp, MSS, 5, 0);
+    g_assert_cmpuint(stats(&c)->coalesced_octets, ==, seq - s[0].seq);
+
+    /* alone, a padded segment is delivered with its padding */
+    s[0].seq = seq;
+    feed_spec(&c, NULL, &s[0], T0);
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 2);
+    g_assert_cmpuint(out_pkt(&c, 1)->data->len, ==, 60);
+    assert_single(out_pkt(&c, 1), NULL, &s[0]);
+
+    /* and so is a segment with a trailer */
+    s[3].seq = seq + 2;
+    feed_spec(&c, NULL, &s[3], T0);
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 3);
+    assert_single(out_pkt(&c, 2), NULL, &s[3]);
+    ctx_cleanup(&c);
+}
+
+/*
+ * The IP datagram limit: 65535 bytes
+ */
+
+static void test_size_limit(gconstpointer opaque)
+{
+    int ipv = GPOINTER_TO_INT(opaque);
+    const unsigned n = 60;
+    /* 20 + 32 + 45 * 1448 = 65212; IPv6 payload 32 + 45 * 1448 = 65192 */
+    const unsigned first = 45;
+    RscFrameSpec s[60], exp;
+    Ctx c;
+    unsigned i;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < n; i++) {
+        mss_spec(&s[i], ipv, 0, i, true);
+        feed_spec(&c, NULL, &s[i], T0);
+        g_assert_cmpuint(c.out->len, ==, i < first ? 0 : 1);
+    }
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 2);
+
+    exp = s[0];
+    exp.payload_len = first * MSS;
+    exp.tsval = s[first - 1].tsval;
+    assert_coalesced(out_pkt(&c, 0), &exp, MSS, first, 0);
+    exp = s[first];
+    exp.payload_len = (n - first) * MSS;
+    exp.tsval = s[n - 1].tsval;
+    assert_coalesced(out_pkt(&c, 1), &exp, MSS, n - first, 0);
+
+    assert_stats(&c, &(NetRscStats) {
+        .received = n,
+        .coalesced_pkts = n,
+        .coalesced_octets = n * MSS,
+        .coalesce_events = 2,
+        .delivered = 2,
+        .size_limit = 1,
+    });
+    ctx_cleanup(&c);
+}
+
+/* A datagram of exactly 65535 bytes is allowed; one byte more is not */
+static void test_size_limit_exact(gconstpointer opaque)
+{
+    int ipv = GPOINTER_TO_INT(opaque);
+    /* IP and TCP headers, no options */
+    const size_t hdrs = (ipv == 4 ? 20 : 40) + 20;
+    const size_t total = NET_RSC_MAX_IP_LEN - hdrs;
+    const unsigned n = total / MSS + 1;
+    RscFrameSpec s[50], last, exp;
+    uint32_t seq = RSC_FRAME_ISN(0);
+    Ctx c;
+    unsigned i;
+
+    g_assert_cmpuint(n, <, 50);
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < n; i++) {
+        rsc_frame_spec_init(&s[i], ipv, 0);
+        s[i].seq = seq;
+        s[i].payload_len = i < n - 1 ? MSS : total - (n - 1) * MSS;
+        seq += s[i].payload_len;
+        feed_spec(&c, NULL, &s[i], T0);
+    }
+    g_assert_cmpuint(c.out->len, ==, 0);
+    rsc_frame_spec_init(&last, ipv, 0);
+    last.seq = seq;
+    last.payload_len = 1;
+    feed_spec(&c, NULL, &last, T0);
+    g_assert_cmpuint(c.out->len, ==, 1);
+    exp = s[0];
+    exp.payload_len = total;
+    assert_coalesced(out_pkt(&c, 0), &exp, MSS, n, 0);
+    g_assert_cmpuint(out_pkt(&c, 0)->data->len, ==, NET_RSC_BUF_MAX);
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 2);
+    assert_single(out_pkt(&c, 1), NULL, &last);
+    g_assert_cmpuint(stats(&c)->size_limit, ==, 1);
+    g_assert_cmpuint(stats(&c)->aborts, ==, 0);
+    ctx_cleanup(&c);
+}
+
+/* Segments of any size: datagrams stay <= 65535, the stream intact */
+static void test_size_limit_odd(void)
+{
+    uint32_t seq = RSC_FRAME_ISN(0), next = seq;
+    RscFrameSpec s;
+    Ctx c;
+    unsigned i;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < 200; i++) {
+        rsc_frame_spec_init(&s, 4, 0);
+        s.seq = seq;
+        s.ts = true;
+        s.payload_len = 1 + (i * 997) % 8900;
+        seq += s.payload_len;
+        feed_spec(&c, NULL, &s, T0);
+    }
+    net_rsc_flush(c.e);
+    for (i = 0; i < c.out->len; i++) {
+        Pkt *p = out_pkt(&c, i);
+        RscFrameInfo info;
+        size_t k;
+
+        g_assert_true(rsc_frame_parse(p->data->data, p->data->len, &info));
+        g_assert_cmpuint(info.ip_len, <=, NET_RSC_MAX_IP_LEN);
+        g_assert_true(info.ip_csum_ok);
+        g_assert_true(info.tcp_csum_ok);
+        g_assert_cmphex(info.seq, ==, next);
+        for (k = 0; k < info.payload_len; k++) {
+            g_assert_cmphex(p->data->data[info.payload_off + k], ==,
+                            rsc_frame_pattern(next + k));
+        }
+        next += info.payload_len;
+    }
+    g_assert_cmphex(next, ==, seq);
+    g_assert_cmpuint(stats(&c)->size_limit, >=, 1);
+    ctx_cleanup(&c);
+}
+
+/*
+ * Flow table: bounded, the oldest unit leaves, nothing is lost
+ */
+
+static void test_eviction(void)
+{
+    RscFrameSpec s[5][2], exp;
+    Ctx c;
+    unsigned f, i;
+    int k;
+
+    ctx_init(&c, 4, INTERVAL);
+    for (f = 0; f < 4; f++) {
+        for (i = 0; i < 2; i++) {
+            mss_spec(&s[f][i], f & 1 ? 6 : 4, f, i, true);
+            feed_spec(&c, NULL, &s[f][i], T0 + f * 10 + i);
+        }
+    }
+    g_assert_cmpuint(c.out->len, ==, 0);
+    g_assert_cmpuint(net_rsc_pending(c.e), ==, 4);
+
+    mss_spec(&s[4][0], 4, 4, 0, true);
+    feed_spec(&c, NULL, &s[4][0], T0 + 100);
+    g_assert_cmpuint(c.out->len, ==, 1);
+    g_assert_cmpuint(stats(&c)->evictions, ==, 1);
+    g_assert_cmpuint(net_rsc_pending(c.e), ==, 4);
+    exp = s[0][0];
+    exp.payload_len = 2 * MSS;
+    exp.tsval = s[0][1].tsval;
+    assert_coalesced(out_pkt(&c, 0), &exp, MSS, 2, 0);
+
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 5);
+    for (f = 1; f < 4; f++) {
+        k = find_flow(&c, RSC_FRAME_SPORT(f), 1);
+        g_assert_cmpint(k, >=, 1);
+        exp = s[f][0];
+        exp.payload_len = 2 * MSS;
+        exp.tsval = s[f][1].tsval;
+        assert_coalesced(out_pkt(&c, k), &exp, MSS, 2, 0);
+    }
+    k = find_flow(&c, RSC_FRAME_SPORT(4), 1);
+    g_assert_cmpint(k, >=, 1);
+    assert_single(out_pkt(&c, k), NULL, &s[4][0]);
+    g_assert_cmpuint(stats(&c)->delivered, ==, 5);
+    ctx_cleanup(&c);
+}
+
+/* Many flows through a small table: memory stays within the bound */
+static void test_churn(void)
+{
+    const unsigned flows = 1000;
+    RscFrameSpec s;
+    size_t bound, warm = 0;
+    Ctx c;
+    unsigned f, i;
+
+    ctx_init(&c, 4, INTERVAL);
+    bound = net_rsc_memory_bound(c.e);
+    /* a few 64 KiB buffers per unit at most, not per flow seen */
+    g_assert_cmpuint(bound, <=, 4 * 4 * NET_RSC_BUF_MAX);
+    for (f = 0; f < flows; f++) {
+        for (i = 0; i < 2; i++) {
+            mss_spec(&s, f & 1 ? 6 : 4, f, i, true);
+            feed_spec(&c, NULL, &s, T0 + f);
+            g_assert_cmpuint(net_rsc_memory(c.e), <=, bound);
+        }
+        g_assert_cmpuint(net_rsc_pending(c.e), <=, 4);
+        if (f == 8) {
+            warm = net_rsc_memory(c.e);
+        }
+    }
+    /* buffers are reused, not allocated per flow or per packet */
+    g_assert_cmpuint(net_rsc_memory(c.e), ==, warm);
+    g_assert_cmpuint(net_rsc_memory_bound(c.e), ==, bound);
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, flows);
+    g_assert_cmpuint(stats(&c)->evictions, ==, flows - 4);
+    g_assert_cmpuint(stats(&c)->coalesce_events, ==, flows);
+    g_assert_cmpuint(stats(&c)->coalesced_pkts, ==, 2 * flows);
+    for (i = 0; i < c.out->len; i++) {
+        g_assert_cmpuint(out_pkt(&c, i)->hdr.segments, ==, 2);
+        g_assert_cmpuint(out_pkt(&c, i)->data->len, >, 2 * MSS);
+    }
+    ctx_cleanup(&c);
+}
+
+/*
+ * Back-pressure: the guest refuses, nothing is lost or reordered
+ */
+
+static void test_refuse_receive(void)
+{
+    RscFrameSpec d[2], fin, b[2], exp;
+    g_autoptr(GByteArray) ffin = NULL;
+    g_autoptr(GByteArray) fb = NULL;
+    g_autoptr(GByteArray) farp = rsc_frame_arp();
+    Ctx c;
+    unsigned i;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < 2; i++) {
+        mss_spec(&d[i], 4, 0, i, true);
+        feed_spec(&c, NULL, &d[i], T0);
+        mss_spec(&b[i], 4, 1, i, true);
+    }
+    feed_spec(&c, NULL, &b[0], T0);
+    mss_spec(&fin, 4, 0, 2, true);
+    fin.tcp_flags |= RSC_TCP_FIN;       /* finalizes flow 0 */
+    fin.payload_len = 10;
+    ffin = rsc_frame_build(&fin);
+    fb = rsc_frame_build(&b[1]);        /* would join flow 1's unit */
+
+    c.refuse = true;
+    g_assert_cmpint(receive(&c, NULL, ffin, T0 + 1), ==, NET_RSC_STALLED);
+    g_assert_true(net_rsc_stalled(c.e));
+    g_assert_cmpuint(c.refusals, >=, 1);
+    /* while stalled nothing is taken, whatever it is */
+    g_assert_cmpint(receive(&c, NULL, fb, T0 + 2), ==, NET_RSC_STALLED);
+    g_assert_cmpint(receive(&c, NULL, farp, T0 + 3), ==, NET_RSC_STALLED);
+    g_assert_cmpuint(c.out->len, ==, 0);
+    g_assert_cmpuint(stats(&c)->received, ==, 3);
+    g_assert_cmpuint(net_rsc_pending(c.e), ==, 2);
+    g_assert_false(net_rsc_resume(c.e));
+    g_assert_true(net_rsc_stalled(c.e));
+
+    c.refuse = false;
+    g_assert_true(net_rsc_resume(c.e));
+    g_assert_false(net_rsc_stalled(c.e));
+    g_assert_cmpuint(c.out->len, ==, 1);
+    exp = d[0];
+    exp.payload_len = 2 * MSS;
+    exp.tsval = d[1].tsval;
+    assert_coalesced(out_pkt(&c, 0), &exp, MSS, 2, 0);
+
+    /* the caller feeds the frames it still holds, in order */
+    g_assert_cmpint(receive(&c, NULL, ffin, T0 + 4), ==, NET_RSC_TAKEN);
+    g_assert_cmpint(receive(&c, NULL, fb, T0 + 4), ==, NET_RSC_TAKEN);
+    g_assert_cmpint(receive(&c, NULL, farp, T0 + 4), ==, NET_RSC_TAKEN);
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 4);
+    assert_single(out_pkt(&c, 1), NULL, &fin);
+    assert_bytes(out_pkt(&c, 2)->data, farp);
+    assert_hdr(&out_pkt(&c, 2)->hdr, &hdr_zero);
+    exp = b[0];
+    exp.payload_len = 2 * MSS;
+    exp.tsval = b[1].tsval;
+    assert_coalesced(out_pkt(&c, 3), &exp, MSS, 2, 0);
+
+    g_assert_cmpuint(stats(&c)->refused, ==, c.refusals);
+    g_assert_cmpuint(stats(&c)->received, ==, 6);
+    g_assert_cmpuint(stats(&c)->delivered, ==, 4);
+    g_assert_cmpuint(stats(&c)->coalesce_events, ==, 2);
+    g_assert_cmpuint(stats(&c)->coalesced_pkts, ==, 4);
+    g_assert_cmpuint(net_rsc_pending(c.e), ==, 0);
+    /* the FIN closed flow 0's unit, only the ARP bypassed */
+    g_assert_cmpuint(stats(&c)->finalized, ==, 1);
+    g_assert_cmpuint(stats(&c)->aborts, ==, 1);
+    g_assert_cmpuint(stats(&c)->bypassed, ==, 1);
+    ctx_cleanup(&c);
+}
+
+static void test_refuse_poll(void)
+{
+    RscFrameSpec d[2], b, exp;
+    g_autoptr(GByteArray) fb = NULL;
+    Ctx c;
+    unsigned i;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < 2; i++) {
+        mss_spec(&d[i], 6, 0, i, true);
+        feed_spec(&c, NULL, &d[i], T0);
+    }
+    mss_spec(&b, 6, 1, 0, true);
+    fb = rsc_frame_build(&b);
+
+    c.refuse = true;
+    net_rsc_poll(c.e, T0 + INTERVAL);
+    g_assert_true(net_rsc_stalled(c.e));
+    g_assert_cmpuint(c.refusals, ==, 1);
+    g_assert_cmpuint(net_rsc_pending(c.e), ==, 1);
+    g_assert_cmpint(receive(&c, NULL, fb, T0 + INTERVAL), ==,
+                    NET_RSC_STALLED);
+    g_assert_false(net_rsc_resume(c.e));
+
+    c.refuse = false;
+    g_assert_true(net_rsc_resume(c.e));
+    g_assert_cmpuint(c.out->len, ==, 1);
+    exp = d[0];
+    exp.payload_len = 2 * MSS;
+    exp.tsval = d[1].tsval;
+    assert_coalesced(out_pkt(&c, 0), &exp, MSS, 2, 0);
+    g_assert_cmpuint(net_rsc_pending(c.e), ==, 0);
+
+    g_assert_cmpint(receive(&c, NULL, fb, T0 + INTERVAL), ==, NET_RSC_TAKEN);
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 2);
+    assert_single(out_pkt(&c, 1), NULL, &b);
+    g_assert_cmpuint(stats(&c)->timer_drains, ==, 1);
+    g_assert_cmpuint(stats(&c)->refused, ==, c.refusals);
+    g_assert_cmpuint(stats(&c)->received, ==, 3);
+    ctx_cleanup(&c);
+}
+
+static void test_refuse_eviction(void)
+{
+    RscFrameSpec d[2], b, exp;
+    g_autoptr(GByteArray) fb = NULL;
+    Ctx c;
+    unsigned i;
+
+    ctx_init(&c, 1, INTERVAL);
+    for (i = 0; i < 2; i++) {
+        mss_spec(&d[i], 4, 0, i, true);
+        feed_spec(&c, NULL, &d[i], T0);
+    }
+    mss_spec(&b, 4, 1, 0, true);
+    fb = rsc_frame_build(&b);
+
+    c.refuse = true;
+    g_assert_cmpint(receive(&c, NULL, fb, T0 + 1), ==, NET_RSC_STALLED);
+    g_assert_true(net_rsc_stalled(c.e));
+    g_assert_cmpuint(c.out->len, ==, 0);
+
+    c.refuse = false;
+    g_assert_true(net_rsc_resume(c.e));
+    g_assert_cmpuint(c.out->len, ==, 1);
+    exp = d[0];
+    exp.payload_len = 2 * MSS;
+    exp.tsval = d[1].tsval;
+    assert_coalesced(out_pkt(&c, 0), &exp, MSS, 2, 0);
+
+    g_assert_cmpint(receive(&c, NULL, fb, T0 + 2), ==, NET_RSC_TAKEN);
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 2);
+    assert_single(out_pkt(&c, 1), NULL, &b);
+    g_assert_cmpuint(stats(&c)->evictions, ==, 1);
+    g_assert_cmpuint(stats(&c)->refused, ==, c.refusals);
+    g_assert_cmpuint(stats(&c)->received, ==, 3);
+    ctx_cleanup(&c);
+}
+
+static void test_refuse_flush(void)
+{
+    RscFrameSpec d[2][2], exp;
+    Ctx c;
+    unsigned f, i;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (f = 0; f < 2; f++) {
+        for (i = 0; i < 2; i++) {
+            mss_spec(&d[f][i], 4, f, i, false);
+            feed_spec(&c, NULL, &d[f][i], T0);
+        }
+    }
+    c.refuse = true;
+    net_rsc_flush(c.e);
+    g_assert_true(net_rsc_stalled(c.e));
+    g_assert_cmpuint(net_rsc_pending(c.e), ==, 2);
+    g_assert_cmpuint(c.out->len, ==, 0);
+
+    c.refuse = false;
+    g_assert_true(net_rsc_resume(c.e));
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 2);
+    g_assert_cmpuint(net_rsc_pending(c.e), ==, 0);
+    for (f = 0; f < 2; f++) {
+        int k = find_flow(&c, RSC_FRAME_SPORT(f), 0);
+
+        g_assert_cmpint(k, >=, 0);
+        exp = d[f][0];
+        exp.payload_len = 2 * MSS;
+        assert_coalesced(out_pkt(&c, k), &exp, MSS, 2, 0);
+    }
+    g_assert_cmpuint(stats(&c)->refused, ==, c.refusals);
+    ctx_cleanup(&c);
+}
+
+/*
+ * A caller that follows the contract (holds frames while stalled, feeds
+ * them again after resume) against a guest that refuses every third
+ * delivery: every flow's byte stream arrives complete and in order.
+ */
+
+typedef struct Held {
+    NetRscHdr hdr;
+    GByteArray *f;
+} Held;
+
+static void held_free(gpointer p)
+{
+    Held *h = p;
+
+    g_byte_array_unref(h->f);
+    g_free(h);
+}
+
+static void unstall(Ctx *c)
+{
+    unsigned tries = 0;
+
+    while (net_rsc_stalled(c->e) && !net_rsc_resume(c->e)) {
+        g_assert_cmpuint(++tries, <, 100);
+    }
+    g_assert_false(net_rsc_stalled(c->e));
+}
+
+static void drain_backlog(Ctx *c, GQueue *backlog, int64_t now,
+                          unsigned *taken)
+{
+    while (!g_queue_is_empty(backlog)) {
+        Held *h = g_queue_peek_head(backlog);
+
+        unstall(c);
+        if (net_rsc_receive(c->e, h->hdr.flags ? &h->hdr : NULL,
+                            h->f->data, h->f->len, now) == NET_RSC_TAKEN) {
+            held_free(g_queue_pop_head(backlog));
+            (*taken)++;
+        }
+        g_assert_cmpuint(net_rsc_memory(c->e), <=,
+                         net_rsc_memory_bound(c->e));
+    }
+}
+
+static void test_refuse_stream(void)
+{
+    enum { FLOWS = 3, ROUNDS = 150 };
+    static const int ipv[FLOWS] = { 4, 4, 6 };
+    uint32_t next[FLOWS], got[FLOWS];
+    bool fin[FLOWS] = { false };
+    GQueue backlog = G_QUEUE_INIT;
+    unsigned taken = 0, fed = 0, arps = 0, arps_out = 0;
+    uint32_t rnd = 12345;
+    int64_t now = T0;
+    Ctx c;
+    unsigned i, f;
+
+    ctx_init(&c, 2, INTERVAL);
+    c.refuse_every = 3;
+    for (f = 0; f < FLOWS; f++) {
+        next[f] = got[f] = RSC_FRAME_ISN(f);
+    }
+
+    for (i = 0; i <= ROUNDS; i++) {
+        RscFrameSpec s;
+        Held *h = g_new0(Held, 1);
+
+        rnd = rnd * 1103515245 + 12345;
+        f = (rnd >> 16) % FLOWS;
+        if (i == ROUNDS) {
+            /* end every flow with a FIN */
+            for (f = 0; f < FLOWS; f++) {
+                Held *hf = g_new0(Held, 1);
+
+                rsc_frame_spec_init(&s, ipv[f], f);
+                s.seq = next[f];
+                s.ts = f != 1;
+                s.tcp_flags |= RSC_TCP_FIN;
+                s.payload_len = 10;
+                next[f] += 10;
+                hf->f = rsc_frame_build(&s);
+                g_queue_push_tail(&backlog, hf);
+                fed++;
+            }
+            g_free(h);
+            break;
+        }
+        rsc_frame_spec_init(&s, ipv[f], f);
+        s.seq = next[f];
+        s.ts = f != 1;
+        s.tsval += i;
+        s.payload_len = (rnd >> 8) % 5 ? MSS : 1 + (rnd >> 4) % 1000;
+        if ((rnd >> 12) % 7 == 0) {
+            s.tcp_flags |= RSC_TCP_PSH;
+        }
+        if (i & 1) {
+            h->hdr = hdr_data_valid;
+        }
+        next[f] += s.payload_len;
+        h->f = rsc_frame_build(&s);
+        g_queue_push_tail(&backlog, h);
+        fed++;
+        if (i % 10 == 9) {
+            h = g_new0(Held, 1);
+            h->f = rsc_frame_arp();
+            g_queue_push_tail(&backlog, h);
+            fed++;
+            arps++;
+        }
+
+        /* a timer that fires now and then */
+        now += 40000;
+        unstall(&c);
+        net_rsc_poll(c.e, now);
+        drain_backlog(&c, &backlog, now, &taken);
+    }
+    drain_backlog(&c, &backlog, now, &taken);
+    for (i = 0; net_rsc_pending(c.e) || net_rsc_stalled(c.e); i++) {
+        g_assert_cmpuint(i, <, 100);
+        unstall(&c);
+        net_rsc_flush(c.e);
+    }
+    unstall(&c);
+
+    g_assert_cmpuint(taken, ==, fed);
+    for (i = 0; i < c.out->len; i++) {
+        Pkt *p = out_pkt(&c, i);
+        RscFrameInfo info;
+        size_t k;
+
+        if (!rsc_frame_parse(p->data->data, p->data->len, &info)) {
+            arps_out++;
+            continue;
+        }
+        f = info.sport - RSC_FRAME_SPORT(0);
+        g_assert_cmpuint(f, <, FLOWS);
+        g_assert_false(fin[f]);
+        g_assert_cmphex(info.seq, ==, got[f]);
+        g_assert_true(info.ip_csum_ok);
+        g_assert_true(info.tcp_csum_ok);
+        for (k = 0; k < info.payload_len; k++) {
+            g_assert_cmphex(p->data->data[info.payload_off + k], ==,
+                            rsc_frame_pattern(got[f] + k));
+        }
+        got[f] += info.payload_len;
+        fin[f] = info.flags & RSC_TCP_FIN;
+    }
+    for (f = 0; f < FLOWS; f++) {
+        g_assert_cmphex(got[f], ==, next[f]);
+        g_assert_true(fin[f]);
+    }
+    g_assert_cmpuint(arps_out, ==, arps);
+    g_assert_cmpuint(c.refusals, >, 10);
+    g_assert_cmpuint(stats(&c)->refused, ==, c.refusals);
+    g_assert_cmpuint(stats(&c)->received, ==, fed);
+    g_assert_cmpuint(stats(&c)->delivered, ==, c.out->len);
+    g_assert_cmpuint(stats(&c)->coalesce_events, >, 0);
+    g_assert_cmpuint(stats(&c)->evictions, >, 0);
+    ctx_cleanup(&c);
+}
+
+/*
+ * Purge and flush
+ */
+
+static void test_purge(void)
+{
+    RscFrameSpec s;
+    g_autoptr(GByteArray) ffin = NULL;
+    Ctx c;
+    unsigned f, i;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (f = 0; f < 3; f++) {
+        for (i = 0; i < 2; i++) {
+            mss_spec(&s, 4, f, i, true);
+            feed_spec(&c, NULL, &s, T0);
+        }
+    }
+    g_assert_cmpuint(net_rsc_pending(c.e), ==, 3);
+    net_rsc_purge(c.e);
+    g_assert_cmpuint(net_rsc_pending(c.e), ==, 0);
+    g_assert_cmpint(net_rsc_deadline(c.e), ==, INT64_MAX);
+    net_rsc_flush(c.e);
+    net_rsc_poll(c.e, T0 + 10 * INTERVAL);
+    g_assert_cmpuint(c.out->len, ==, 0);
+
+    /* held packets of a stalled engine are dropped too */
+    mss_spec(&s, 4, 0, 0, true);
+    feed_spec(&c, NULL, &s, T0);
+    mss_spec(&s, 4, 0, 1, true);
+    s.tcp_flags |= RSC_TCP_FIN;
+    ffin = rsc_frame_build(&s);
+    c.refuse = true;
+    g_assert_cmpint(receive(&c, NULL, ffin, T0), ==, NET_RSC_STALLED);
+    g_assert_true(net_rsc_stalled(c.e));
+    net_rsc_purge(c.e);
+    g_assert_false(net_rsc_stalled(c.e));
+    g_assert_cmpuint(net_rsc_pending(c.e), ==, 0);
+    c.refuse = false;
+    g_assert_true(net_rsc_resume(c.e));
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 0);
+
+    /* and the engine works afterwards */
+    mss_spec(&s, 4, 0, 0, true);
+    feed_spec(&c, NULL, &s, T0);
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 1);
+    assert_single(out_pkt(&c, 0), NULL, &s);
+    ctx_cleanup(&c);
+}
+
+static void test_flush(void)
+{
+    RscFrameSpec s;
+    Ctx c;
+    unsigned f, i;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (f = 0; f < 5; f++) {
+        for (i = 0; i < 1 + f % 2; i++) {
+            mss_spec(&s, f % 3 ? 4 : 6, f, i, true);
+            feed_spec(&c, NULL, &s, T0 + f);
+        }
+    }
+    g_assert_cmpuint(net_rsc_pending(c.e), ==, 5);
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(net_rsc_pending(c.e), ==, 0);
+    g_assert_cmpint(net_rsc_deadline(c.e), ==, INT64_MAX);
+    g_assert_cmpuint(c.out->len, ==, 5);
+    for (f = 0; f < 5; f++) {
+        int k = find_flow(&c, RSC_FRAME_SPORT(f), 0);
+
+        g_assert_cmpint(k, >=, 0);
+        g_assert_cmpuint(out_pkt(&c, k)->hdr.flags, ==,
+                         f % 2 ? NET_RSC_F_NEEDS_CSUM | NET_RSC_F_RSC_INFO
+                               : 0);
+    }
+    g_assert_cmpuint(stats(&c)->delivered, ==, 5);
+    g_assert_cmpuint(stats(&c)->coalesce_events, ==, 2);
+    ctx_cleanup(&c);
+}
+
+/*
+ * Configuration
+ */
+
+static bool deliver_nothing(void *opaque, const NetRscHdr *hdr,
+                            const uint8_t *frame, size_t len)
+{
+    return true;
+}
+
+static void test_config(void)
+{
+    NetRscConfig ok = {
+        .max_flows = NET_RSC_DEFAULT_FLOWS,
+        .interval_ns = INTERVAL,
+        .deliver = deliver_nothing,
+    };
+    NetRscConfig cfg;
+    NetRscEngine *e;
+
+    e = net_rsc_new(&ok);
+    g_assert_nonnull(e);
+    g_assert_cmpuint(net_rsc_memory(e), <=, net_rsc_memory_bound(e));
+    net_rsc_free(e);
+
+    cfg = ok;
+    cfg.max_flows = 0;
+    g_assert_null(net_rsc_new(&cfg));
+    cfg.max_flows = NET_RSC_MAX_FLOWS + 1;
+    g_assert_null(net_rsc_new(&cfg));
+    cfg.max_flows = UINT32_MAX;
+    g_assert_null(net_rsc_new(&cfg));
+
+    cfg = ok;
+    cfg.interval_ns = -1;
+    g_assert_null(net_rsc_new(&cfg));
+    cfg.interval_ns = INT64_MIN;
+    g_assert_null(net_rsc_new(&cfg));
+
+    cfg = ok;
+    cfg.deliver = NULL;
+    g_assert_null(net_rsc_new(&cfg));
+
+    /* the limits themselves are valid */
+    cfg = ok;
+    cfg.max_flows = 1;
+    cfg.interval_ns = 0;
+    e = net_rsc_new(&cfg);
+    g_assert_nonnull(e);
+    net_rsc_free(e);
+    cfg.max_flows = NET_RSC_MAX_FLOWS;
+    e = net_rsc_new(&cfg);
+    g_assert_nonnull(e);
+    g_assert_cmpuint(net_rsc_memory(e), <=, net_rsc_memory_bound(e));
+    net_rsc_free(e);
+}
+
+/*
+ * Malformed frames never crash and leave untouched, at once
+ */
+
+static void feed_malformed(Ctx *c, const uint8_t *data, size_t len,
+                           const char *what)
+{
+    /* an exact-size copy, so that a sanitizer sees any overread */
+    uint8_t *copy = g_malloc(MAX(len, 1));
+    guint before = c->out->len;
+    Pkt *p;
+
+    g_test_message("malformed: %s", what);
+    memcpy(copy, data, len);
+    g_assert_cmpint(net_rsc_receive(c->e, NULL, copy, len, T0), ==,
+                    NET_RSC_TAKEN);
+    g_assert_cmpmem(copy, len, data, len);
+    g_assert_cmpuint(c->out->len, ==, before + 1);
+    p = out_pkt(c, before);
+    g_assert_cmpmem(p->data->data, p->data->len, data, len);
+    assert_hdr(&p->hdr, &hdr_zero);
+    g_free(copy);
+}
+
+static void test_malformed(void)
+{
+    RscFrameSpec d[2], s, exp;
+    g_autoptr(GByteArray) v4 = NULL;
+    g_autoptr(GByteArray) v6 = NULL;
+    g_autoptr(GByteArray) bare = NULL;
+    uint8_t buf[2048];
+    size_t l3 = RSC_ETH_HLEN, l4 = RSC_ETH_HLEN + 20;
+    unsigned i, n = 0;
+    Ctx c;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < 2; i++) {
+        mss_spec(&d[i], 4, 0, i, true);
+        feed_spec(&c, NULL, &d[i], T0);
+    }
+
+    /* flow 1: a valid segment to break */
+    rsc_frame_spec_init(&s, 4, 1);
+    s.payload_len = 100;
+    v4 = rsc_frame_build(&s);
+    rsc_frame_spec_init(&s, 4, 1);
+    bare = rsc_frame_build(&s);         /* 54 bytes, no payload */
+    rsc_frame_spec_init(&s, 6, 1);
+    s.payload_len = 100;
+    v6 = rsc_frame_build(&s);
+
+#define BREAK(base, what) \
+    do { \
+        memcpy(buf, (base)->data, (base)->len); \
+        what; \
+    } while (0)
+
+    feed_malformed(&c, v4->data, 0, "empty frame");
+    n++;
+    feed_malformed(&c, v4->data, 1, "1 byte");
+    n++;
+    feed_malformed(&c, v4->data, 13, "truncated Ethernet header");
+    n++;
+    feed_malformed(&c, v4->data, 14, "Ethernet header only");
+    n++;
+    feed_malformed(&c, v4->data, l3 + 10, "truncated IPv4 header");
+    n++;
+    feed_malformed(&c, v4->data, l4 + 10, "truncated TCP header");
+    n++;
+
+    BREAK(v4, buf[l3] = 0x44; rsc_frame_ipv4_fix_csum(buf, l3));
+    feed_malformed(&c, buf, v4->len, "IHL 4");
+    n++;
+    BREAK(v4, buf[l3] = 0x40; rsc_frame_ipv4_fix_csum(buf, l3));
+    feed_malformed(&c, buf, v4->len, "IHL 0");
+    n++;
+    BREAK(bare, buf[l3] = 0x4f);
+    feed_malformed(&c, buf, l3 + 40, "IHL 15 past the frame");
+    n++;
+    BREAK(v4, buf[l3] = 0x65; rsc_frame_ipv4_fix_csum(buf, l3));
+    feed_malformed(&c, buf, v4->len, "IP version 6 in an IPv4 frame");
+    n++;
+    BREAK(v4, buf[l4 + 12] = 0x40);
+    feed_malformed(&c, buf, v4->len, "TCP data offset 4");
+    n++;
+    BREAK(v4, buf[l4 + 12] = 0x00);
+    feed_malformed(&c, buf, v4->len, "TCP data offset 0");
+    n++;
+    BREAK(bare, buf[l4 + 12] = 0xf0);
+    feed_malformed(&c, buf, bare->len, "TCP data offset past the frame");
+    n++;
+    BREAK(v4, buf[l3 + 2] = 0x0f; buf[l3 + 3] = 0x00;
+          rsc_frame_ipv4_fix_csum(buf, l3));
+    feed_malformed(&c, buf, v4->len, "IP total length beyond the frame");
+    n++;
+    BREAK(v4, buf[l3 + 2] = 0; buf[l3 + 3] = 30;
+          rsc_frame_ipv4_fix_csum(buf, l3));
+    feed_malformed(&c, buf, v4->len, "IP total length cuts TCP header");
+    n++;
+    BREAK(v4, buf[l3 + 2] = 0; buf[l3 + 3] = 10;
+          rsc_frame_ipv4_fix_csum(buf, l3));
+    feed_malformed(&c, buf, v4->len, "IP total length < IP header");
+    n++;
+    BREAK(v4, buf[l3 + 2] = 0; buf[l3 + 3] = 0;
+          rsc_frame_ipv4_fix_csum(buf, l3));
+    feed_malformed(&c, buf, v4->len, "IP total length 0");
+    n++;
+
+    /* TCP options that run past the header or never end */
+    BREAK(v4, buf[l4 + 12] = 0x60; buf[l4 + 20] = 8; buf[l4 + 21] = 40;
+          rsc_frame_ipv4_fix_csum(buf, l3));
+    feed_malformed(&c, buf, v4->len, "TCP option length past header");
+    n++;
+    BREAK(v4, buf[l4 + 12] = 0x60; buf[l4 + 20] = 3; buf[l4 + 21] = 0;
+          rsc_frame_ipv4_fix_csum(buf, l3));
+    feed_malformed(&c, buf, v4->len, "TCP option length 0");
+    n++;
+    BREAK(v4, buf[l4 + 12] = 0x60; buf[l4 + 20] = 1; buf[l4 + 21] = 1;
+          buf[l4 + 22] = 1; buf[l4 + 23] = 8;
+          rsc_frame_ipv4_fix_csum(buf, l3));
+    feed_malformed(&c, buf, v4->len, "TCP option kind at header end");
+    n++;
+
+    feed_malformed(&c, v6->data, l3 + 30, "truncated IPv6 header");
+    n++;
+    feed_malformed(&c, v6->data, l3 + 40 + 12, "truncated TCP over IPv6");
+    n++;
+    BREAK(v6, buf[l3 + 4] = 0x10; buf[l3 + 5] = 0);
+    feed_malformed(&c, buf, v6->len, "IPv6 payload length beyond frame");
+    n++;
+    BREAK(v6, buf[l3 + 4] = 0; buf[l3 + 5] = 12);
+    feed_malformed(&c, buf, v6->len, "IPv6 payload length cuts TCP");
+    n++;
+    BREAK(v6, buf[l3] = 0x45);
+    feed_malformed(&c, buf, v6->len, "IP version 4 in an IPv6 frame");
+    n++;
+    BREAK(v6, buf[l3 + 6] = RSC_IPV6_HOPOPTS);
+    feed_malformed(&c, buf, l3 + 40 + 4, "IPv6 ext header truncated");
+    n++;
+    BREAK(v4, buf[12] = 0x81; buf[13] = 0x00);
+    feed_malformed(&c, buf, 16, "truncated VLAN tag");
+    n++;
+#undef BREAK
+
+    /* the pending unit of flow 0 was not disturbed */
+    g_assert_cmpuint(net_rsc_pending(c.e), ==, 1);
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, n + 1);
+    exp = d[0];
+    exp.payload_len = 2 * MSS;
+    exp.tsval = d[1].tsval;
+    assert_coalesced(out_pkt(&c, n), &exp, MSS, 2, 0);
+    g_assert_cmpuint(stats(&c)->received, ==, n + 2);
+    ctx_cleanup(&c);
+}
+
+static void add_fin_cases(void)
+{
+    unsigned i;
+
+    for (i = 0; i < G_N_ELEMENTS(fin_cases); i++) {
+        g_autofree char *path =
+            g_strdup_printf("/net/rsc/ipv%d/finalize/%s", fin_cases[i].ipv,
+                            fin_cases[i].name);
+
+        g_test_add_data_func(path, &fin_cases[i], test_finalize);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static const CoalesceCase v4_ts = { 4, true, false };
+    static const CoalesceCase v4_nots = { 4, false, false };
+    static const CoalesceCase v6_ts = { 6, true, false };
+    static const CoalesceCase v6_nots = { 6, false, false };
+    static const CoalesceCase v4_poll = { 4, true, true };
+    static const CoalesceCase v6_poll = { 6, true, true };
+    static const CoalesceCase v4_poll_nots = { 4, false, true };
+
+    g_test_init(&argc, &argv, NULL);
+
+    g_test_add_data_func("/net/rsc/ipv4/timestamps", &v4_ts, test_coalesce);
+    g_test_add_data_func("/net/rsc/ipv4/no-timestamps", &v4_nots,
+                         test_coalesce);
+    g_test_add_data_func("/net/rsc/ipv6/timestamps", &v6_ts, test_coalesce);
+    g_test_add_data_func("/net/rsc/ipv6/no-timestamps", &v6_nots,
+                         test_coalesce);
+    g_test_add_data_func("/net/rsc/ipv4/interval", &v4_poll, test_coalesce);
+    g_test_add_data_func("/net/rsc/ipv4/interval-no-timestamps",
+                         &v4_poll_nots, test_coalesce);
+    g_test_add_data_func("/net/rsc/ipv6/interval", &v6_poll, test_coalesce);
+    g_test_add_func("/net/rsc/interval/per-flow", test_interval_per_flow);
+    g_test_add_func("/net/rsc/flows/interleaved", test_flows_interleaved);
+    g_test_add_func("/net/rsc/single/headers", test_single);
+    g_test_add_data_func("/net/rsc/csum/data-valid", GINT_TO_POINTER(false),
+                         test_csum_vouched);
+    g_test_add_data_func("/net/rsc/csum/partial", GINT_TO_POINTER(true),
+                         test_csum_vouched);
+    add_fin_cases();
+    g_test_add_func("/net/rsc/bypass", test_bypass);
+    g_test_add_func("/net/rsc/protocols", test_protocols);
+    g_test_add_func("/net/rsc/pure-ack-alone", test_pure_ack_alone);
+    g_test_add_func("/net/rsc/dup-acks/basic", test_dup_acks);
+    g_test_add_func("/net/rsc/dup-acks/one-segment",
+                    test_dup_acks_one_segment);
+    g_test_add_func("/net/rsc/dup-acks/then-data", test_dup_ack_then_data);
+    g_test_add_data_func("/net/rsc/window-update/basic",
+                         GINT_TO_POINTER(false),
+                         test_window_update);
+    g_test_add_data_func("/net/rsc/window-update/then-data",
+                         GINT_TO_POINTER(true), test_window_update);
+    g_test_add_func("/net/rsc/dup-acks/many", test_dup_acks_many);
+    g_test_add_func("/net/rsc/window-update/many", test_window_update_many);
+    g_test_add_func("/net/rsc/interval/huge", test_interval_huge);
+    g_test_add_func("/net/rsc/interval/zero", test_interval_zero);
+    g_test_add_func("/net/rsc/timestamps/older", test_ts_older);
+    g_test_add_func("/net/rsc/timestamps/equal", test_ts_equal);
+    g_test_add_func("/net/rsc/timestamps/wrap", test_ts_wrap);
+    g_test_add_func("/net/rsc/timestamps/older-wrap", test_ts_older_wrap);
+    g_test_add_func("/net/rsc/seq/gap", test_seq_gap);
+    g_test_add_func("/net/rsc/seq/retransmit", test_seq_retransmit);
+    g_test_add_func("/net/rsc/ipv4/ecn/ect0", test_ecn_ect0_v4);
+    g_test_add_func("/net/rsc/ipv6/ecn/ect0", test_ecn_ect0_v6);
+    g_test_add_data_func("/net/rsc/ipv4/ecn/ce", GINT_TO_POINTER(4),
+                         test_ecn_ce);
+    g_test_add_data_func("/net/rsc/ipv6/ecn/ce", GINT_TO_POINTER(6),
+                         test_ecn_ce);
+    g_test_add_func("/net/rsc/ipv4/ttl-min", test_ttl_min_v4);
+    g_test_add_func("/net/rsc/ipv6/hop-limit-min", test_hop_limit_min_v6);
+    g_test_add_func("/net/rsc/ipv4/tos", test_tos_v4);
+    g_test_add_func("/net/rsc/ipv6/traffic-class", test_tclass_v6);
+    g_test_add_func("/net/rsc/ipv6/flow-label", test_flow_label_v6);
+    g_test_add_func("/net/rsc/ipv4/df", test_df_v4);
+    g_test_add_func("/net/rsc/ipv4/fixed-id", test_fixed_id_v4);
+    g_test_add_func("/net/rsc/psh/last", test_psh);
+    g_test_add_func("/net/rsc/psh/first", test_psh_first);
+    g_test_add_func("/net/rsc/ipv4/padding", test_padding);
+    g_test_add_data_func("/net/rsc/ipv4/size-limit/mss", GINT_TO_POINTER(4),
+                         test_size_limit);
+    g_test_add_data_func("/net/rsc/ipv6/size-limit/mss", GINT_TO_POINTER(6),
+                         test_size_limit);
+    g_test_add_data_func("/net/rsc/ipv4/size-limit/exact",
+                         GINT_TO_POINTER(4), test_size_limit_exact);
+    g_test_add_data_func("/net/rsc/ipv6/size-limit/exact",
+                         GINT_TO_POINTER(6), test_size_limit_exact);
+    g_test_add_func("/net/rsc/size-limit/odd-sizes", test_size_limit_odd);
+    g_test_add_func("/net/rsc/flows/eviction", test_eviction);
+    g_test_add_func("/net/rsc/flows/churn", test_churn);
+    g_test_add_func("/net/rsc/refuse/receive", test_refuse_receive);
+    g_test_add_func("/net/rsc/refuse/poll", test_refuse_poll);
+    g_test_add_func("/net/rsc/refuse/eviction", test_refuse_eviction);
+    g_test_add_func("/net/rsc/refuse/flush", test_refuse_flush);
+    g_test_add_func("/net/rsc/refuse/stream", test_refuse_stream);
+    g_test_add_func("/net/rsc/purge/all", test_purge);
+    g_test_add_func("/net/rsc/flush/all", test_flush);
+    g_test_add_func("/net/rsc/config", test_config);
+    g_test_add_func("/net/rsc/malformed", test_malformed);
+
+    return g_test_run();
+}
