@@ -1,0 +1,275 @@
+/*
+ * Minimal classic pcap reader and writer (no libpcap)
+ *
+ * Copyright (c) 2026 The QEMU virtio-net RSC authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include <inttypes.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include "pcap-io.h"
+
+#define PCAP_MAGIC_USEC         0xa1b2c3d4u
+#define PCAP_MAGIC_NSEC         0xa1b23c4du
+#define PCAPNG_MAGIC            0x0a0d0d0au
+#define PCAP_FILE_HDR_LEN       24
+#define PCAP_REC_HDR_LEN        16
+/* Largest record accepted, whatever the file header's snaplen says */
+#define PCAP_MAX_RECORD         (1u << 20)
+
+struct PcapReader {
+    char *path;
+    GMappedFile *map;
+    const uint8_t *data;
+    size_t size;
+    size_t off;
+    bool swap;
+    bool nsec;
+    uint32_t linktype;
+    uint64_t index;
+};
+
+struct PcapWriter {
+    char *path;
+    FILE *f;
+    bool nsec;
+    int err;
+};
+
+static GQuark pcap_io_quark(void)
+{
+    return g_quark_from_static_string("pcap-io");
+}
+
+static uint32_t pcap_ld32(const PcapReader *r, const uint8_t *p)
+{
+    uint32_t v;
+
+    memcpy(&v, p, 4);
+    return r->swap ? GUINT32_SWAP_LE_BE(v) : v;
+}
+
+static uint16_t pcap_ld16(const PcapReader *r, const uint8_t *p)
+{
+    uint16_t v;
+
+    memcpy(&v, p, 2);
+    return r->swap ? GUINT16_SWAP_LE_BE(v) : v;
+}
+
+PcapReader *pcap_reader_open(const char *path, GError **errp)
+{
+    GMappedFile *map;
+    PcapReader *r;
+    uint32_t magic;
+    uint16_t major;
+    struct stat st;
+    int fd;
+
+    fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        int err = errno;
+        g_set_error(errp, G_FILE_ERROR, g_file_error_from_errno(err),
+                    "%s: %s", path, g_strerror(err));
+        return NULL;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        g_set_error(errp, pcap_io_quark(), 0, "%s: not a regular file",
+                    path);
+        close(fd);
+        return NULL;
+    }
+    map = g_mapped_file_new_from_fd(fd, FALSE, errp);
+    close(fd);
+    if (!map) {
+        return NULL;
+    }
+    r = g_new0(PcapReader, 1);
+    r->path = g_strdup(path);
+    r->map = map;
+    r->data = (const uint8_t *)g_mapped_file_get_contents(map);
+    r->size = g_mapped_file_get_length(map);
+
+    if (r->size < PCAP_FILE_HDR_LEN) {
+        g_set_error(errp, pcap_io_quark(), 0,
+                    "%s: too short for a pcap file header (%zu bytes)",
+                    path, r->size);
+        goto fail;
+    }
+    memcpy(&magic, r->data, 4);
+    if (magic == PCAP_MAGIC_USEC || magic == PCAP_MAGIC_NSEC) {
+        r->swap = false;
+    } else if (GUINT32_SWAP_LE_BE(magic) == PCAP_MAGIC_USEC ||
+               GUINT32_SWAP_LE_BE(magic) == PCAP_MAGIC_NSEC) {
+        r->swap = true;
+        magic = GUINT32_SWAP_LE_BE(magic);
+    } else if (magic == PCAPNG_MAGIC) {
+        g_set_error(errp, pcap_io_quark(), 0,
+                    "%s: pcapng is not supported, only classic pcap "
+                    "(convert with: editcap -F pcap IN OUT)", path);
+        goto fail;
+    } else {
+        g_set_error(errp, pcap_io_quark(), 0,
+                    "%s: not a pcap file (magic 0x%08x)", path, magic);
+        goto fail;
+    }
+    r->nsec = magic == PCAP_MAGIC_NSEC;
+    major = pcap_ld16(r, r->data + 4);
+    if (major != 2) {
+        g_set_error(errp, pcap_io_quark(), 0,
+                    "%s: unsupported pcap version %u", path, major);
+        goto fail;
+    }
+    /* the upper bits of the link type field carry FCS information */
+    r->linktype = pcap_ld32(r, r->data + 20) & 0xffff;
+    r->off = PCAP_FILE_HDR_LEN;
+    return r;
+
+fail:
+    pcap_reader_close(r);
+    return NULL;
+}
+
+uint32_t pcap_reader_linktype(const PcapReader *r)
+{
+    return r->linktype;
+}
+
+bool pcap_reader_nsec(const PcapReader *r)
+{
+    return r->nsec;
+}
+
+int pcap_reader_next(PcapReader *r, PcapFrame *f, GError **errp)
+{
+    const uint8_t *h = r->data + r->off;
+    size_t left = r->size - r->off;
+    uint32_t sec, frac, incl, orig;
+
+    if (left == 0) {
+        return 0;
+    }
+    if (left < PCAP_REC_HDR_LEN) {
+        g_set_error(errp, pcap_io_quark(), 0,
+                    "%s: record %" PRIu64 " at offset %zu: truncated header",
+                    r->path, r->index, r->off);
+        return -1;
+    }
+    sec = pcap_ld32(r, h);
+    frac = pcap_ld32(r, h + 4);
+    incl = pcap_ld32(r, h + 8);
+    orig = pcap_ld32(r, h + 12);
+    if (frac >= (r->nsec ? 1000000000u : 1000000u)) {
+        g_set_error(errp, pcap_io_quark(), 0,
+                    "%s: record %" PRIu64 " at offset %zu: invalid "
+                    "timestamp fraction %u", r->path, r->index, r->off, frac);
+        return -1;
+    }
+    if (incl > PCAP_MAX_RECORD) {
+        g_set_error(errp, pcap_io_quark(), 0,
+                    "%s: record %" PRIu64 " at offset %zu: invalid length "
+                    "%u", r->path, r->index, r->off, incl);
+        return -1;
+    }
+    if (incl > left - PCAP_REC_HDR_LEN) {
+        g_set_error(errp, pcap_io_quark(), 0,
+                    "%s: record %" PRIu64 " at offset %zu: truncated "
+                    "(%u bytes announced, %zu present)", r->path, r->index,
+                    r->off, incl, left - PCAP_REC_HDR_LEN);
+        return -1;
+    }
+    f->time_ns = (int64_t)sec * 1000000000 +
+                 (r->nsec ? frac : (int64_t)frac * 1000);
+    f->data = h + PCAP_REC_HDR_LEN;
+    f->len = incl;
+    f->orig_len = MAX(orig, incl);
+    r->off += PCAP_REC_HDR_LEN + incl;
+    r->index++;
+    return 1;
+}
+
+void pcap_reader_close(PcapReader *r)
+{
+    if (!r) {
+        return;
+    }
+    g_mapped_file_unref(r->map);
+    g_free(r->path);
+    g_free(r);
+}
+
+static void pcap_writer_put(PcapWriter *w, const void *p, size_t len)
+{
+    if (!w->err && fwrite(p, 1, len, w->f) != len) {
+        w->err = errno ? errno : EIO;
+    }
+}
+
+PcapWriter *pcap_writer_open(const char *path, uint32_t linktype, bool nsec,
+                             GError **errp)
+{
+    PcapWriter *w;
+    uint32_t hdr[6];
+    uint16_t ver[2] = { 2, 4 };
+    FILE *f;
+
+    f = fopen(path, "wb");
+    if (!f) {
+        int err = errno;
+        g_set_error(errp, G_FILE_ERROR, g_file_error_from_errno(err),
+                    "%s: %s", path, g_strerror(err));
+        return NULL;
+    }
+    setvbuf(f, NULL, _IOFBF, 1 << 20);
+    w = g_new0(PcapWriter, 1);
+    w->path = g_strdup(path);
+    w->f = f;
+    w->nsec = nsec;
+
+    hdr[0] = nsec ? PCAP_MAGIC_NSEC : PCAP_MAGIC_USEC;
+    memcpy(&hdr[1], ver, sizeof(ver));
+    hdr[2] = 0;     /* thiszone */
+    hdr[3] = 0;     /* sigfigs */
+    hdr[4] = PCAP_WRITER_SNAPLEN;
+    hdr[5] = linktype;
+    pcap_writer_put(w, hdr, sizeof(hdr));
+    return w;
+}
+
+void pcap_writer_write(PcapWriter *w, int64_t time_ns,
+                       const uint8_t *data, size_t len)
+{
+    uint32_t rec[4];
+
+    time_ns = MAX(time_ns, 0);
+    rec[0] = time_ns / 1000000000;
+    rec[1] = time_ns % 1000000000;
+    if (!w->nsec) {
+        rec[1] /= 1000;
+    }
+    rec[2] = len;
+    rec[3] = len;
+    pcap_writer_put(w, rec, sizeof(rec));
+    pcap_writer_put(w, data, len);
+}
+
+bool pcap_writer_close(PcapWriter *w, GError **errp)
+{
+    bool ok;
+
+    if (fclose(w->f) && !w->err) {
+        w->err = errno ? errno : EIO;
+    }
+    ok = !w->err;
+    if (!ok) {
+        g_set_error(errp, G_FILE_ERROR, g_file_error_from_errno(w->err),
+                    "%s: %s", w->path, g_strerror(w->err));
+    }
+    g_free(w->path);
+    g_free(w);
+    return ok;
+}
