@@ -23,6 +23,8 @@ PKGS=(
     seabios qemu-system-data ipxe-qemu
     # recording real traces
     tcpdump iproute2 nftables ethtool
+    # benchmark (bench/): DPDK GRO to compare with, flow-scaling plot
+    libdpdk-dev gnuplot-nox
 )
 
 apt_sources() {
