@@ -74,7 +74,9 @@ typedef struct RscSeg {
     uint16_t ts;        /* offset of TSval, 0 if no timestamp option */
     uint32_t tsval;
     uint32_t tsecr;
-    uint16_t payload_sum;
+    uint32_t hdr_sum;   /* pseudo header + TCP header, unfolded */
+    bool verify;        /* nobody vouched for the TCP checksum */
+    struct NetRscChain *chain;  /* the flow's open unit, if any */
 } RscSeg;
 
 typedef enum RscChainState {
@@ -153,11 +155,14 @@ static uint32_t rsc_fold(uint64_t sum)
     return sum;
 }
 
-static uint16_t rsc_sum(const uint8_t *p, size_t n)
+/*
+ * Sum native-endian words: for little-endian hosts this is the byte-swapped
+ * sum of big-endian words, which rsc_finish() swaps back.  @n may be odd
+ * only for the last block of the summed data.
+ */
+static uint64_t rsc_sum_native(uint64_t sum, const uint8_t *p, size_t n)
 {
-    uint64_t sum = 0;
     uint32_t w;
-    uint16_t r;
 
     while (n >= 16) {
         uint32_t a, b, c, d;
@@ -188,9 +193,17 @@ static uint16_t rsc_sum(const uint8_t *p, size_t n)
         memcpy(&h, p, 1);
         sum += h;
     }
-    r = rsc_fold(sum);
-    /* summing native words gives the byte-swapped sum on little endian */
-    return GUINT16_FROM_BE(r);
+    return sum;
+}
+
+static uint16_t rsc_finish(uint64_t native_sum)
+{
+    return GUINT16_FROM_BE((uint16_t)rsc_fold(native_sum));
+}
+
+static uint16_t rsc_sum(const uint8_t *p, size_t n)
+{
+    return rsc_finish(rsc_sum_native(0, p, n));
 }
 
 /* Add the sum of a block that starts @offset bytes into the summed data */
@@ -308,14 +321,15 @@ static RscClass rsc_finalize(RscSeg *s, bool abort)
  * Decide from the frame alone whether it bypasses the engine, must
  * finalize its flow, or is a candidate for coalescing.
  */
-static RscClass rsc_classify(const NetRscEngine *e, RscSeg *s)
+static NetRscChain *rsc_lookup(NetRscEngine *e, const RscSeg *s);
+
+static RscClass rsc_classify(NetRscEngine *e, RscSeg *s)
 {
     const uint8_t *f = s->frame;
     const uint8_t *ip = f + RSC_ETH_HLEN;
     const uint8_t *tcp;
     size_t l4, tcp_hlen, ip_hlen;
     bool exception = false;
-    uint32_t csum;
 
     if (s->len < RSC_ETH_HLEN) {
         return RSC_BYPASS;
@@ -378,6 +392,12 @@ static RscClass rsc_classify(const NetRscEngine *e, RscSeg *s)
     s->key.sport = lduw_be_p(tcp);
     s->key.dport = lduw_be_p(tcp + 2);
     s->hash = rsc_hash(&s->key, e->cfg.hash_seed);
+    s->chain = rsc_lookup(e, s);
+    if (s->chain) {
+        /* the unit's tail is written soon and its headers compared */
+        __builtin_prefetch(s->chain->buf + s->chain->len, 1);
+        __builtin_prefetch(s->chain->buf, 0);
+    }
     s->l4 = l4;
     s->data = l4 + tcp_hlen;
     s->seq = ldl_be_p(tcp + 4);
@@ -407,19 +427,42 @@ static RscClass rsc_classify(const NetRscEngine *e, RscSeg *s)
         return rsc_finalize(s, true);
     }
 
-    s->payload_sum = rsc_sum(f + s->data, s->end - s->data);
-    if (s->hdr && ((s->hdr->flags & NET_RSC_F_DATA_VALID) ||
-                   ((s->hdr->flags & NET_RSC_F_NEEDS_CSUM) &&
-                    s->hdr->csum_start == l4 && s->hdr->csum_offset == 16))) {
-        return RSC_CANDIDATE;
-    }
-    csum = rsc_pseudo_sum(ip, s->ipv6, s->end - l4);
-    csum += rsc_sum(tcp, tcp_hlen);
-    csum = rsc_sum_at(csum, s->payload_sum, tcp_hlen);
-    if (rsc_fold(csum) != 0xffff) {
-        return rsc_finalize(s, true);
-    }
+    /* the payload is checked when it is copied: see rsc_take_payload() */
+    s->hdr_sum = rsc_pseudo_sum(ip, s->ipv6, s->end - l4) +
+                 rsc_sum(tcp, tcp_hlen);
+    /*
+     * DATA_VALID vouches for the data, not for the checksum field, so the
+     * payload is summed all the same: the coalesced packet's checksum is
+     * computed, never derived.
+     */
+    s->verify = !(s->hdr && ((s->hdr->flags & NET_RSC_F_DATA_VALID) ||
+                             ((s->hdr->flags & NET_RSC_F_NEEDS_CSUM) &&
+                              s->hdr->csum_start == l4 &&
+                              s->hdr->csum_offset == 16)));
     return RSC_CANDIDATE;
+}
+
+/*
+ * Copy the payload of candidate @s to @dst and set @sum to its checksum.
+ * Returns false, having copied nothing useful, if its TCP checksum is bad.
+ */
+static bool rsc_take_payload(const RscSeg *s, uint8_t *dst, uint16_t *sum)
+{
+    const uint8_t *src = s->frame + s->data;
+    size_t n = s->end - s->data;
+
+    /*
+     * Sum the source, then copy it from the cache.  Summing the copy
+     * instead is slower: the C library's memcpy writes it with string
+     * instructions whose stores reads cannot be forwarded from.
+     */
+    *sum = rsc_sum(src, n);
+    /* the TCP header has even length: the payload sum needs no swap */
+    if (s->verify && rsc_fold((uint64_t)s->hdr_sum + *sum) != 0xffff) {
+        return false;
+    }
+    memcpy(dst, src, n);
+    return true;
 }
 
 /* Hash table, age list and output queue */
@@ -589,16 +632,23 @@ static bool rsc_reserve(NetRscChain *c, NetRscEngine *e, size_t need)
     return true;
 }
 
-static void rsc_start(NetRscEngine *e, const RscSeg *s, int64_t now)
+/* Open a unit with @s; false if its checksum is bad */
+static bool rsc_start(NetRscEngine *e, const RscSeg *s, int64_t now)
 {
     int32_t idx = e->free_head;
     NetRscChain *c = &e->chains[idx];
     static const NetRscHdr no_hdr;
     const uint8_t *ip = s->frame + RSC_ETH_HLEN;
+    uint16_t sum;
 
-    e->free_head = c->hnext;
     rsc_reserve(c, e, s->len);
-    memcpy(c->buf, s->frame, s->len);
+    if (!rsc_take_payload(s, c->buf + s->data, &sum)) {
+        return false;
+    }
+    memcpy(c->buf, s->frame, s->data);
+    /* padding too: a unit of one frame is delivered as it came */
+    memcpy(c->buf + s->end, s->frame + s->end, s->len - s->end);
+    e->free_head = c->hnext;
 
     c->state = RSC_OPEN;
     c->key = s->key;
@@ -632,7 +682,7 @@ static void rsc_start(NetRscEngine *e, const RscSeg *s, int64_t now)
     c->hop_min = s->ipv6 ? ip[7] : ip[8];
     c->psh = false;
     c->payload_len = s->end - s->data;
-    c->payload_sum = s->payload_sum;
+    c->payload_sum = sum;
     c->mss = c->payload_len;
     c->next_seq = s->seq + c->payload_len;
     c->ack = s->ack;
@@ -640,6 +690,7 @@ static void rsc_start(NetRscEngine *e, const RscSeg *s, int64_t now)
     c->segments = 1;
     c->dup_acks = 0;
     c->merged = false;
+    return true;
 }
 
 typedef enum RscJoin {
@@ -648,6 +699,7 @@ typedef enum RscJoin {
     RSC_TOO_BIG,        /* likewise, at the IP datagram limit */
     RSC_NOT_SAME,       /* close the unit, the segment goes out alone */
     RSC_ECN_CHANGE,     /* likewise, and it counts as an abort */
+    RSC_BAD_CSUM,       /* likewise */
 } RscJoin;
 
 /* The ECN field of the IP header */
@@ -686,6 +738,7 @@ static RscJoin rsc_join(NetRscEngine *e, NetRscChain *c, const RscSeg *s)
     uint32_t payload = s->end - s->data;
     const uint8_t *ip = s->frame + RSC_ETH_HLEN;
     uint8_t hop = c->ipv6 ? ip[7] : ip[8];
+    uint16_t sum;
 
     if (rsc_ecn(c->buf, c->ipv6) != rsc_ecn(s->frame, s->ipv6)) {
         /* a congestion mark must not wait: Microsoft's ECN exception */
@@ -704,6 +757,9 @@ static RscJoin rsc_join(NetRscEngine *e, NetRscChain *c, const RscSeg *s)
     if (payload == 0) {
         if (s->ack != c->ack) {
             return RSC_NOT_SAME;
+        }
+        if (!rsc_take_payload(s, c->buf + c->len, &sum)) {
+            return RSC_BAD_CSUM;
         }
         if (s->win != c->win) {
             e->stats.window_updates++;
@@ -724,9 +780,10 @@ static RscJoin rsc_join(NetRscEngine *e, NetRscChain *c, const RscSeg *s)
             return RSC_TOO_BIG;
         }
         rsc_reserve(c, e, c->len + payload);
-        memcpy(c->buf + c->len, s->frame + s->data, payload);
-        c->payload_sum = rsc_sum_at(c->payload_sum, s->payload_sum,
-                                    c->payload_len);
+        if (!rsc_take_payload(s, c->buf + c->len, &sum)) {
+            return RSC_BAD_CSUM;
+        }
+        c->payload_sum = rsc_sum_at(c->payload_sum, sum, c->payload_len);
         c->len += payload;
         c->payload_len += payload;
         c->next_seq += payload;
@@ -776,9 +833,7 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
     }
 
     cls = rsc_classify(e, &s);
-    if (cls != RSC_BYPASS) {
-        c = rsc_lookup(e, &s);
-    }
+    c = s.chain;
 
     if (cls == RSC_CANDIDATE && c) {
         switch (rsc_join(e, c, &s)) {
@@ -797,6 +852,7 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
             closed_unit = true;
             break;
         case RSC_ECN_CHANGE:
+        case RSC_BAD_CSUM:
             s.abort = true;
             /* fall through */
         case RSC_NOT_SAME:
@@ -817,8 +873,10 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
                 return NET_RSC_STALLED;
             }
         }
-        rsc_start(e, &s, now_ns);
-        return rsc_taken(e);
+        if (rsc_start(e, &s, now_ns)) {
+            return rsc_taken(e);
+        }
+        s.abort = true;
     }
 
     /* the segment goes out alone, after its flow's unit if it has one */
