@@ -1,0 +1,43 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # variables for the scripts that source this
+#
+# Shared by scripts/qemu-*.sh, make-series.sh, save-series.sh (sourced).
+# Paths, and a git environment that makes every commit we create
+# deterministic: fixed identity and dates, no user/system configuration.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PRISTINE=$ROOT/build/qemu-pristine      # git repo, work tree = upstream tarball
+SERIES_WT=$ROOT/build/qemu-series       # worktree: the series as commits
+AM_WT=$ROOT/build/qemu-am               # worktree: scratch for git am
+SRC=$ROOT/build/qemu-src                # worktree: what we build
+QBUILD=$SRC/build
+
+export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
+export GIT_AUTHOR_NAME="QEMU virtio-net RSC authors"
+export GIT_AUTHOR_EMAIL="rsc@example.org"
+export GIT_COMMITTER_NAME=$GIT_AUTHOR_NAME GIT_COMMITTER_EMAIL=$GIT_AUTHOR_EMAIL
+export GIT_AUTHOR_DATE="2026-01-01T00:00:00+0000"
+export GIT_COMMITTER_DATE=$GIT_AUTHOR_DATE
+export TZ=UTC LC_ALL=C
+
+die() {
+    echo "$(basename "$0"): error: $*" >&2
+    exit 1
+}
+
+# git on the pristine repository (object store shared by all worktrees)
+pgit() {
+    git -C "$PRISTINE" "$@"
+}
+
+# Ensure worktree $1 of the pristine repo exists (detached at pristine).
+ensure_worktree() {
+    local wt=$1
+    if [ -e "$wt/.git" ] && git -C "$wt" rev-parse --git-dir >/dev/null 2>&1; then
+        return 0
+    fi
+    rm -rf "$wt"
+    pgit worktree prune
+    pgit worktree add -q --detach "$wt" pristine
+}
