@@ -20,9 +20,15 @@ echo
 echo "== patched QEMU: $trace through virtio-net-pci,guest_rsc_ext=on"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-RSC_REPLAY_TRACES="$PWD/$trace" RSC_REPLAY_OUT="$out" \
-QTEST_QEMU_BINARY=$qbuild/qemu-system-x86_64 \
-    $qbuild/tests/qtest/qos-test -q -p "$(bash scripts/qemu-test.sh --path rsc/replay)"
+log=build/demo-qtest.log
+if ! RSC_REPLAY_TRACES="$PWD/$trace" RSC_REPLAY_OUT="$out" \
+     QTEST_QEMU_BINARY=$qbuild/qemu-system-x86_64 \
+     $qbuild/tests/qtest/qos-test \
+     -p "$(bash scripts/qemu-test.sh --path rsc/replay)" > "$log" 2>&1; then
+    cat "$log"
+    echo "demo: the replay through QEMU failed" >&2
+    exit 1
+fi
 python3 - "$out" <<'PY'
 import json, sys
 for line in open(sys.argv[1]):

@@ -8,5 +8,15 @@ cd "$(dirname "$0")/.."
 echo "== standalone unit tests and trace replays"
 meson test -C build/standalone --print-errorlogs
 
+echo "== unit tests and trace replays under valgrind memcheck"
+meson test -C build/standalone --print-errorlogs --no-rebuild \
+    --wrapper 'valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite -q'
+
+echo "== instructions per segment against bench/instructions-baseline.txt"
+bash bench/callgrind-check.sh
+
 echo "== QEMU qtests with the series applied"
 bash scripts/qemu-test.sh
+
+echo "== replay through QEMU vs the engine alone"
+bash scripts/check-replay-ratio.sh
