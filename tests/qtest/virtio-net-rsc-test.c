@@ -1149,6 +1149,8 @@ static void test_replay(void *obj, void *data, QGuestAllocator *alloc)
     const char *out = g_getenv("RSC_REPLAY_OUT");
     g_auto(GStrv) files = NULL;
     FILE *report;
+    GString *stats;
+    QDict *rsp;
     Guest g;
     int i;
 
@@ -1166,6 +1168,12 @@ static void test_replay(void *obj, void *data, QGuestAllocator *alloc)
         replay_trace(&g, files[i], report);
     }
     fclose(report);
+
+    rsp = rsc_stats();
+    stats = qobject_to_json_pretty(qdict_get(rsp, "return"), true);
+    g_test_message("rsc-stats: %s", stats->str);
+    g_string_free(stats, true);
+    qobject_unref(rsp);
 }
 
 static void rsc_test_cleanup(void *opaque)
