@@ -23,6 +23,13 @@
 #include "libqos/qgraph.h"
 #include "libqos/virtio-net.h"
 
+#ifdef CONFIG_LINUX
+#include <linux/if_packet.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#endif
+
 #define RX_TIMEOUT_US   (10 * 1000 * 1000)
 #define GUEST_HDR_LEN   12      /* virtio_net_hdr_mrg_rxbuf, virtio 1.0 */
 #define MRG_BUF_SIZE    4096
@@ -767,30 +774,39 @@ static void test_reset(void *obj, void *data, QGuestAllocator *alloc)
     qobject_unref(rsp);
 }
 
-/* Send VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET and return the device's ack */
-static uint8_t ctrl_offloads(QVirtioNet *net, QGuestAllocator *alloc,
-                             uint64_t offloads)
+/* Send a control queue command and return the device's ack */
+static uint8_t ctrl_cmd(QVirtioNet *net, QGuestAllocator *alloc,
+                        uint8_t class, uint8_t command,
+                        const void *data, size_t len)
 {
     QTestState *qts = global_qtest;
     QVirtQueue *cvq = net->queues[net->n_queues - 1];
     uint64_t req = guest_alloc(alloc, 16);
-    uint8_t cmd[2] = { VIRTIO_NET_CTRL_GUEST_OFFLOADS,
-                       VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET };
-    uint64_t le = cpu_to_le64(offloads);
+    uint8_t cmd[2] = { class, command };
     uint8_t status = 0xff;
     uint32_t head;
 
+    g_assert_cmpint(len, <=, 8);
     memwrite(req, cmd, 2);
-    memwrite(req + 2, &le, 8);
+    memwrite(req + 2, data, len);
     memwrite(req + 10, &status, 1);
     head = qvirtqueue_add(qts, cvq, req, 2, false, true);
-    qvirtqueue_add(qts, cvq, req + 2, 8, false, true);
+    qvirtqueue_add(qts, cvq, req + 2, len, false, true);
     qvirtqueue_add(qts, cvq, req + 10, 1, true, false);
     qvirtqueue_kick(qts, net->vdev, cvq, head);
     qvirtio_wait_used_elem(qts, net->vdev, cvq, head, NULL, RX_TIMEOUT_US);
     memread(req + 10, &status, 1);
     guest_free(alloc, req);
     return status;
+}
+
+static uint8_t ctrl_offloads(QVirtioNet *net, QGuestAllocator *alloc,
+                             uint64_t offloads)
+{
+    uint64_t le = cpu_to_le64(offloads);
+
+    return ctrl_cmd(net, alloc, VIRTIO_NET_CTRL_GUEST_OFFLOADS,
+                    VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET, &le, sizeof(le));
 }
 
 /* Bit 61 in GUEST_OFFLOADS_SET switches coalescing at run time */
@@ -1176,6 +1192,198 @@ static void test_replay(void *obj, void *data, QGuestAllocator *alloc)
     qobject_unref(rsp);
 }
 
+/*
+ * Two queue pairs: a multiqueue tap backend (needs CAP_NET_ADMIN), frames
+ * sent into the tap interface with an AF_PACKET socket; the kernel spreads
+ * flows over the two queues, and each queue's engine coalesces its own.
+ */
+
+#define MQ_FLOWS    16
+#define MQ_SEGS     6
+
+typedef struct RscMqArgs {
+    int tap[2];
+    int pkt;            /* AF_PACKET socket bound to the tap interface */
+    int ifindex;
+    int sv[2];          /* socket netdev when no tap could be made */
+} RscMqArgs;
+
+#ifdef CONFIG_LINUX
+static bool tap_open(RscMqArgs *a)
+{
+    struct ifreq ifr = { 0 };
+    struct sockaddr_ll sll = { 0 };
+    g_autofree char *sysctl = NULL;
+    int i, s;
+
+    for (i = 0; i < 2; i++) {
+        a->tap[i] = open("/dev/net/tun", O_RDWR);
+        if (a->tap[i] < 0) {
+            return false;
+        }
+        ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE;
+        if (i == 0) {
+            g_snprintf(ifr.ifr_name, IFNAMSIZ, "rsctest%d", getpid() % 10000);
+        }
+        if (ioctl(a->tap[i], TUNSETIFF, &ifr) < 0) {
+            return false;
+        }
+    }
+    /* no IPv6 chatter (router solicitations) from the host */
+    sysctl = g_strdup_printf("/proc/sys/net/ipv6/conf/%s/disable_ipv6",
+                             ifr.ifr_name);
+    g_file_set_contents(sysctl, "1", 1, NULL);
+    s = socket(AF_INET, SOCK_DGRAM, 0);
+    if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+        return false;
+    }
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0 || ioctl(s, SIOCGIFINDEX, &ifr) < 0) {
+        close(s);
+        return false;
+    }
+    close(s);
+    a->ifindex = ifr.ifr_ifindex;
+    a->pkt = socket(AF_PACKET, SOCK_RAW, 0);
+    sll.sll_family = AF_PACKET;
+    sll.sll_ifindex = a->ifindex;
+    return a->pkt >= 0 && bind(a->pkt, (struct sockaddr *)&sll,
+                               sizeof(sll)) == 0;
+}
+#else
+static bool tap_open(RscMqArgs *a)
+{
+    return false;
+}
+#endif
+
+static void rsc_mq_cleanup(void *opaque)
+{
+    RscMqArgs *a = opaque;
+    int i;
+
+    qos_invalidate_command_line();
+    for (i = 0; i < 2; i++) {
+        if (a->tap[i] >= 0) {
+            close(a->tap[i]);
+        }
+        if (a->sv[i] >= 0) {
+            close(a->sv[i]);
+        }
+    }
+    if (a->pkt >= 0) {
+        close(a->pkt);
+    }
+    g_free(a);
+}
+
+static void *rsc_mq_setup(GString *cmd_line, void *arg)
+{
+    RscMqArgs *a = g_new(RscMqArgs, 1);
+
+    a->tap[0] = a->tap[1] = a->sv[0] = a->sv[1] = a->pkt = -1;
+    if (tap_open(a)) {
+        g_string_append_printf(cmd_line,
+                               " -netdev tap,id=hs0,fds=%d:%d,vhost=off ",
+                               a->tap[0], a->tap[1]);
+    } else {
+        /* the test skips; QEMU still needs its netdev */
+        g_assert_cmpint(socketpair(PF_UNIX, SOCK_STREAM, 0, a->sv), !=, -1);
+        g_string_append_printf(cmd_line, " -netdev socket,fd=%d,id=hs0 ",
+                               a->sv[1]);
+    }
+    g_test_queue_destroy(rsc_mq_cleanup, a);
+    return a;
+}
+
+static void test_two_queues(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QVirtioNet *net = obj;
+    RscMqArgs *a = data;
+    uint16_t pairs = cpu_to_le16(2);
+    GByteArray *got[MQ_FLOWS];
+    unsigned pkts_on[2] = { 0, 0 }, coalesced = 0, done = 0;
+    Guest g[2];
+    gint64 start;
+    int i, q, f;
+
+    if (a->pkt < 0) {
+        g_test_skip("no multiqueue tap device (needs CAP_NET_ADMIN)");
+        return;
+    }
+    g_assert_cmpint(net->n_queues, ==, 5);
+    g_assert_cmpint(ctrl_cmd(net, alloc, VIRTIO_NET_CTRL_MQ,
+                             VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
+                             &pairs, sizeof(pairs)), ==, VIRTIO_NET_OK);
+    for (q = 0; q < 2; q++) {
+        guest_init(&g[q], net, -1, alloc, 256, MRG_BUF_SIZE);
+        g[q].vq = net->queues[2 * q];
+        g[q].avail_idx = qtest_readw(g[q].qts, g[q].vq->avail + 2);
+        g[q].used_idx = g[q].vq->last_used_idx;
+        guest_post(&g[q], 128);
+    }
+
+    for (f = 0; f < MQ_FLOWS; f++) {
+        got[f] = g_byte_array_new();
+    }
+    for (i = 0; i < MQ_SEGS; i++) {
+        for (f = 0; f < MQ_FLOWS; f++) {
+            uint8_t frame[14 + 20 + 32 + MSS];
+            Seg s = data_seg(false, true, i);
+            size_t len;
+
+            s.sport = 7000 + f;
+            len = build_frame(frame, &s);
+            g_assert_cmpint(send(a->pkt, frame, len, 0), ==, len);
+        }
+    }
+
+    /* let time pass until every flow's stream is in */
+    start = g_get_monotonic_time();
+    while (done < MQ_FLOWS) {
+        qtest_clock_step(global_qtest, INTERVAL_NS);
+        for (q = 0; q < 2; q++) {
+            Pkt p;
+
+            while (guest_poll(&g[q], &p)) {
+                const uint8_t *payload;
+                size_t plen;
+                char name[160];
+
+                if (parse_tcp(p.data, p.len, name, sizeof(name), &payload,
+                              &plen) && plen) {
+                    f = get16(p.data + 34) - 7000;
+                    g_assert_cmpint(f, >=, 0);
+                    g_assert_cmpint(f, <, MQ_FLOWS);
+                    g_byte_array_append(got[f], payload, plen);
+                    if (got[f]->len == MQ_SEGS * MSS) {
+                        done++;
+                    }
+                    pkts_on[q]++;
+                    coalesced += !!(p.hdr.flags & VIRTIO_NET_HDR_F_RSC_INFO);
+                }
+                pkt_free(&p);
+            }
+        }
+        g_assert_cmpint(g_get_monotonic_time() - start, <=, RX_TIMEOUT_US);
+        g_usleep(1000);
+    }
+
+    g_test_message("packets on queue 0: %u, queue 1: %u, coalesced %u",
+                   pkts_on[0], pkts_on[1], coalesced);
+    /* every stream complete and in order, on both queues, coalesced */
+    for (f = 0; f < MQ_FLOWS; f++) {
+        for (i = 0; i < MQ_SEGS * MSS; i++) {
+            g_assert_cmpint(got[f]->data[i], ==, pattern(i));
+        }
+        g_byte_array_unref(got[f]);
+    }
+    g_assert_cmpint(pkts_on[0], >, 0);
+    g_assert_cmpint(pkts_on[1], >, 0);
+    g_assert_cmpint(coalesced, >, 0);
+    g_assert_cmpint(pkts_on[0] + pkts_on[1], <, MQ_FLOWS * MQ_SEGS);
+}
+
 static void rsc_test_cleanup(void *opaque)
 {
     RscTestArgs *args = opaque;
@@ -1220,6 +1428,11 @@ static void register_virtio_net_rsc_test(void)
     qos_add_test("rsc/properties", "virtio-net", test_properties, &opts);
     qos_add_test("rsc/replay", "virtio-net", test_replay, &opts);
 
+    opts.before = rsc_mq_setup;
+    opts.edge.extra_device_opts = "guest_rsc_ext=on,mq=on,vectors=6";
+    qos_add_test("rsc/two-queues", "virtio-net", test_two_queues, &opts);
+
+    opts.before = rsc_test_setup;
     opts.edge.extra_device_opts = "guest_rsc_ext=on,mrg_rxbuf=off";
     qos_add_test("rsc/no-mergeable", "virtio-net", test_no_mrg, &opts);
 
