@@ -23,6 +23,8 @@ PKGS=(
     seabios qemu-system-data ipxe-qemu
     # recording real traces
     tcpdump iproute2 nftables ethtool
+    # docs check (scripts/check-docs.sh)
+    python3-sphinx python3-sphinx-rtd-theme
     # benchmark (bench/): DPDK GRO to compare with, flow-scaling plot
     libdpdk-dev gnuplot-nox
 )

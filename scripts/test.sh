@@ -20,3 +20,6 @@ bash scripts/qemu-test.sh
 
 echo "== replay through QEMU vs the engine alone"
 bash scripts/check-replay-ratio.sh
+
+echo "== docs: virtio-net-rsc.rst with Sphinx, warnings as errors"
+bash scripts/check-docs.sh
