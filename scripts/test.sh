@@ -12,6 +12,9 @@ echo "== unit tests and trace replays under valgrind memcheck"
 meson test -C build/standalone --print-errorlogs --no-rebuild \
     --wrapper 'valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite -q'
 
+echo "== fuzzing the engine for 60 s (libFuzzer, ASan, UBSan, stream oracle)"
+bash fuzz/run.sh 60
+
 echo "== instructions per segment against bench/instructions-baseline.txt"
 bash bench/callgrind-check.sh
 
