@@ -3,7 +3,7 @@
 #
 # Build the libFuzzer target (clang, ASan + UBSan, build dir build/fuzz)
 # and fuzz the RSC engine for SECONDS (default 60) on one core, from
-# fuzz/corpus plus a scratch corpus in build/fuzz/corpus-new:
+# fuzz/corpus plus a scratch corpus kept in build/fuzz-corpus:
 #
 #   bash fuzz/run.sh [SECONDS] [extra libFuzzer options]
 #
@@ -38,12 +38,21 @@ if ! grep -q "^subdir('fuzz')" meson.build; then
     rm -f "$src/meson.build.new"
 fi
 
+if [ "$src" = "$root" ]; then
+    rm -rf build/fuzz-src
+fi
+# a build dir configured from another tree (the overlay) is redone
+if [ -f "$build/build.ninja" ] &&
+   [ "$(cat "$build/.fuzz-src" 2>/dev/null)" != "$src" ]; then
+    rm -rf "$build"
+fi
 if [ ! -f "$build/build.ninja" ]; then
     CC=${CC:-clang} meson setup "$build" "$src" >/dev/null
+    echo "$src" > "$build/.fuzz-src"
 fi
 ninja -C "$build" fuzz/fuzz-rsc >/dev/null
 
-scratch=$build/corpus-new
+scratch=build/fuzz-corpus
 artifacts=$build/artifacts
 mkdir -p "$scratch" "$artifacts" fuzz/regressions
 rm -f "$artifacts"/*
