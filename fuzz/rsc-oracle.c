@@ -19,9 +19,8 @@
  * Since a flow has at most one unit, and a closed unit is delivered before
  * the engine takes anything else (or the engine stalls and takes nothing),
  * all frames held for a flow when one of its packets is delivered belong
- * to that packet, except the frame being fed at that moment, which may
- * join it (a segment with PSH, or a pure ACK that closes it by PSH), start
- * the next unit, or follow it alone.  A pure ACK fed at that moment is
+ * to that packet, except the frame being fed at that moment, which
+ * starts the next unit or follows it alone.  A pure ACK fed at that moment is
  * ambiguous until net_rsc_receive() returns: whether it was absorbed is
  * then decided from what the packet's headers say and from whether it
  * came out alone.
@@ -603,9 +602,6 @@ static const char *member_problem(const OPkt *p, const uint8_t *pf,
         snprintf(why, size, "frame %" PRIu64 " has another traffic class, "
                  "flow label, TOS or DF than frame %" PRIu64 " but was "
                  "merged", g->id, first->id);
-    } else if (prev->p.flags & TCP_PSH) {
-        snprintf(why, size, "frame %" PRIu64 " was merged after frame %"
-                 PRIu64 ", which has PSH", g->id, prev->id);
     } else if (seq_diff(g->p.ack, prev->p.ack) < 0) {
         snprintf(why, size, "frame %" PRIu64 " has an older ACK (%u) than "
                  "frame %" PRIu64 " (%u) but was merged", g->id, g->p.ack,
@@ -1268,15 +1264,24 @@ static void check_state(Oracle *o)
         OFrame *g = g_queue_peek_head(&fl->held);
         int64_t d = g->taken_ns < INT64_MAX - 1 - o->interval ?
                     g->taken_ns + o->interval : INT64_MAX - 1;
+        GList *l;
 
+        /* a unit with PSH is due once the clock passes its arrival */
+        for (l = fl->held.head; l; l = l->next) {
+            g = l->data;
+            if (g->p.flags & TCP_PSH) {
+                d = MIN(d, g->taken_ns < INT64_MAX - 1 ?
+                           g->taken_ns + 1 : INT64_MAX - 1);
+                break;
+            }
+        }
         want = MIN(want, d);
     }
     got = net_rsc_deadline(o->e);
     if (got != want) {
-        o_fail("net_rsc_deadline() is %" PRId64 ", the oldest unit started "
-               "at %" PRId64 " - interval %" PRId64 " (want %" PRId64 ")",
-               got, want == INT64_MAX ? 0 : want - o->interval,
-               o->interval, want);
+        o_fail("net_rsc_deadline() is %" PRId64 ", want %" PRId64
+               " (interval %" PRId64 " after a unit's first frame, or 1 "
+               "after its first frame with PSH)", got, want, o->interval);
     }
 }
 

@@ -6,8 +6,9 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * See include/net/rsc.h for the model and the output contract.  The rules
- * follow Microsoft's RSC rules for what may join a coalesced unit, and the
- * flush rules of Linux GRO where Microsoft's are silent (PSH closes a unit).
+ * follow Microsoft's RSC rules for what may join a coalesced unit; PSH is
+ * ORed into the unit and makes it due at the next clock tick, so that a
+ * receive burst still coalesces, as Linux GRO flushes at the end of a poll.
  */
 
 #include "qemu/osdep.h"
@@ -468,16 +469,8 @@ static NetRscChain *rsc_lookup(NetRscEngine *e, const RscSeg *s)
     return NULL;
 }
 
-static void rsc_unlink(NetRscEngine *e, NetRscChain *c)
+static void rsc_age_unlink(NetRscEngine *e, NetRscChain *c)
 {
-    int32_t idx = c - e->chains;
-    int32_t *p = &e->buckets[c->hash & e->bucket_mask];
-
-    while (*p != idx) {
-        p = &e->chains[*p].hnext;
-    }
-    *p = c->hnext;
-
     if (c->older != RSC_NONE) {
         e->chains[c->older].newer = c->newer;
     } else {
@@ -488,7 +481,44 @@ static void rsc_unlink(NetRscEngine *e, NetRscChain *c)
     } else {
         e->newest = c->older;
     }
+}
+
+static void rsc_unlink(NetRscEngine *e, NetRscChain *c)
+{
+    int32_t idx = c - e->chains;
+    int32_t *p = &e->buckets[c->hash & e->bucket_mask];
+
+    while (*p != idx) {
+        p = &e->chains[*p].hnext;
+    }
+    *p = c->hnext;
+    rsc_age_unlink(e, c);
     e->open--;
+}
+
+/*
+ * PSH asks for prompt delivery but, in Microsoft's rules, does not end the
+ * unit.  Make the unit due as soon as the clock moves past @now: segments
+ * that arrive at the same instant (the rest of the same receive burst)
+ * still join it, as Linux GRO holds a PSH segment until the end of its
+ * NAPI poll.  Moving the unit to the old end of the age list keeps
+ * deadlines in list order.
+ */
+static void rsc_due_soon(NetRscEngine *e, NetRscChain *c, int64_t now)
+{
+    int32_t idx = c - e->chains;
+    int64_t due = now < INT64_MAX - 1 ? now + 1 : INT64_MAX - 1;
+
+    if (e->oldest != idx) {
+        c->deadline = MIN(due, e->chains[e->oldest].deadline);
+        rsc_age_unlink(e, c);
+        c->older = RSC_NONE;
+        c->newer = e->oldest;
+        e->chains[e->oldest].older = idx;
+        e->oldest = idx;
+    } else if (c->deadline > due) {
+        c->deadline = due;
+    }
 }
 
 static void rsc_release(NetRscEngine *e, NetRscChain *c)
@@ -667,7 +697,7 @@ static bool rsc_start(NetRscEngine *e, const RscSeg *s, int64_t now)
     c->tsval = s->tsval;
     c->tsecr = s->tsecr;
     c->hop_min = s->ipv6 ? ip[7] : ip[8];
-    c->psh = false;
+    c->psh = !!(s->tcp_flags & RSC_TCP_PSH);
     c->payload_len = s->end - s->data;
     c->payload_sum = sum;
     c->mss = c->payload_len;
@@ -825,9 +855,8 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
     if (cls == RSC_CANDIDATE && c) {
         switch (rsc_join(e, c, &s)) {
         case RSC_JOINED:
-            if (c->psh) {
-                rsc_close(e, c);
-                rsc_drain(e);
+            if (s.tcp_flags & RSC_TCP_PSH) {
+                rsc_due_soon(e, c, now_ns);
             }
             return rsc_taken(e);
         case RSC_TOO_BIG:
@@ -848,8 +877,7 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
         }
     }
 
-    if (cls == RSC_CANDIDATE && s.end > s.data &&
-        !(s.tcp_flags & RSC_TCP_PSH)) {
+    if (cls == RSC_CANDIDATE && s.end > s.data) {
         if (!rsc_drain(e)) {
             return NET_RSC_STALLED;
         }
@@ -861,6 +889,9 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
             }
         }
         if (rsc_start(e, &s, now_ns)) {
+            if (s.tcp_flags & RSC_TCP_PSH) {
+                rsc_due_soon(e, &e->chains[e->newest], now_ns);
+            }
             return rsc_taken(e);
         }
         s.abort = true;

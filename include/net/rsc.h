@@ -31,10 +31,12 @@
  *
  * A unit closes when a segment does not continue it (sequence gap, older
  * timestamp, other IP header fields, the 65535-byte IP datagram limit
- * counting the IPv6 header too, 65535 duplicate ACKs), after a
- * segment with PSH, when it has waited interval_ns, when its slot is needed
- * for a new flow (the oldest unit is delivered, never dropped) or on
- * net_rsc_flush().
+ * counting the IPv6 header too, 65535 duplicate ACKs), when it has waited
+ * interval_ns, when its slot is needed for a new flow (the oldest unit is
+ * delivered, never dropped) or on net_rsc_flush().  A segment with PSH
+ * joins as any other but makes its unit due 1 ns after its arrival: the
+ * rest of a receive burst fed at the same now_ns still joins, and the
+ * caller's timer delivers the unit right after the burst.
  *
  * Back-pressure
  * -------------

@@ -546,6 +546,36 @@ static void test_dup_acks(void *obj, void *data, QGuestAllocator *alloc)
     pkts_free(pkts);
 }
 
+/*
+ * PSH does not end a unit: the frames QEMU reads in the same burst (the
+ * same virtual time here) still join, and the timer delivers the unit as
+ * soon as the clock moves on, without waiting for rsc_interval.
+ */
+static void test_psh(void *obj, void *data, QGuestAllocator *alloc)
+{
+    Guest g;
+    Seg segs[4];
+    GArray *pkts;
+    int i;
+
+    guest_init(&g, obj, ((RscTestArgs *)data)->sv[0], alloc, 256, MRG_BUF_SIZE);
+    guest_post(&g, 64);
+    for (i = 0; i < 4; i++) {
+        segs[i] = data_seg(true, true, i);
+        segs[i].flags = F_ACK | (i == 1 ? F_PSH : 0);
+        send_seg(&g, &segs[i]);
+    }
+    pkts = guest_sync(&g);
+    g_assert_cmpint(pkts->len, ==, 0);
+    pkts_free(pkts);
+
+    pkts = guest_step(&g, 1);
+    g_assert_cmpint(pkts->len, ==, 1);
+    assert_coalesced(&g_array_index(pkts, Pkt, 0), segs, 0, 3, 0);
+    g_assert(g_array_index(pkts, Pkt, 0).data[14 + 40 + 13] & F_PSH);
+    pkts_free(pkts);
+}
+
 /* 60 segments: several packets, none past 65535 bytes of IP datagram */
 static void test_limit(void *obj, void *data, QGuestAllocator *alloc)
 {
@@ -1419,6 +1449,7 @@ static void register_virtio_net_rsc_test(void)
     qos_add_test("rsc/ipv6-timestamps", "virtio-net", test_ipv6_ts, &opts);
     qos_add_test("rsc/finalize", "virtio-net", test_finalize, &opts);
     qos_add_test("rsc/dup-acks", "virtio-net", test_dup_acks, &opts);
+    qos_add_test("rsc/psh-burst", "virtio-net", test_psh, &opts);
     qos_add_test("rsc/limit-64k", "virtio-net", test_limit, &opts);
     qos_add_test("rsc/ring-full", "virtio-net", test_ring_full, &opts);
     qos_add_test("rsc/stats", "virtio-net", test_stats, &opts);

@@ -1384,64 +1384,89 @@ static void test_fixed_id_v4(void)
     check_split(4, NULL, 4, 4, tweak_fixed_id);
 }
 
-/* A unit closes after a segment with PSH, which it carries */
+/*
+ * PSH does not end a unit (Microsoft's rules OR it into the unit) but makes
+ * it due as soon as the clock passes the PSH segment's arrival: segments
+ * of the same instant still join, the next poll delivers it.
+ */
 static void test_psh(void)
 {
-    RscFrameSpec s[5], exp;
+    RscFrameSpec s[6], exp;
     Ctx c;
     unsigned i;
 
     ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
-    for (i = 0; i < 5; i++) {
+    for (i = 0; i < 6; i++) {
         mss_spec(&s[i], 4, 0, i, true);
     }
     s[2].tcp_flags |= RSC_TCP_PSH;
-    for (i = 0; i < 3; i++) {
-        feed_spec(&c, NULL, &s[i], T0);
-    }
+    feed_spec(&c, NULL, &s[0], T0);
+    feed_spec(&c, NULL, &s[1], T0 + 10);
+    g_assert_cmpint(net_rsc_deadline(c.e), ==, T0 + INTERVAL);
+    feed_spec(&c, NULL, &s[2], T0 + 20);
+    g_assert_cmpint(net_rsc_deadline(c.e), ==, T0 + 21);
+    feed_spec(&c, NULL, &s[3], T0 + 20);
+    net_rsc_poll(c.e, T0 + 20);
+    g_assert_cmpuint(c.out->len, ==, 0);
+    net_rsc_poll(c.e, T0 + 21);
     g_assert_cmpuint(c.out->len, ==, 1);
     exp = s[0];
-    exp.payload_len = 3 * MSS;
-    exp.tsval = s[2].tsval;
+    exp.payload_len = 4 * MSS;
+    exp.tsval = s[3].tsval;
     exp.tcp_flags |= RSC_TCP_PSH;
-    assert_coalesced(out_pkt(&c, 0), &exp, MSS, 3, 0);
+    assert_coalesced(out_pkt(&c, 0), &exp, MSS, 4, 0);
     g_assert_cmpuint(net_rsc_pending(c.e), ==, 0);
 
-    feed_spec(&c, NULL, &s[3], T0);
-    feed_spec(&c, NULL, &s[4], T0);
+    /* the next unit has its own deadline and no PSH */
+    feed_spec(&c, NULL, &s[4], T0 + 30);
+    feed_spec(&c, NULL, &s[5], T0 + 40);
+    g_assert_cmpint(net_rsc_deadline(c.e), ==, T0 + 30 + INTERVAL);
     net_rsc_flush(c.e);
     g_assert_cmpuint(c.out->len, ==, 2);
-    exp = s[3];
+    exp = s[4];
     exp.payload_len = 2 * MSS;
-    exp.tsval = s[4].tsval;
+    exp.tsval = s[5].tsval;
     assert_coalesced(out_pkt(&c, 1), &exp, MSS, 2, 0);
     g_assert_cmpuint(stats(&c)->aborts, ==, 0);
     ctx_cleanup(&c);
 }
 
-/* A first segment with PSH leaves alone, untouched, at once */
+/*
+ * A first segment with PSH starts a unit that is due at once; alone it
+ * leaves untouched.  A PSH unit of a young flow is due before the older
+ * units of other flows and is delivered first.
+ */
 static void test_psh_first(void)
 {
-    RscFrameSpec s[3], exp;
+    RscFrameSpec s[3], other;
     Ctx c;
     unsigned i;
 
     ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    mss_spec(&other, 4, 1, 0, true);
+    feed_spec(&c, NULL, &other, T0);
     for (i = 0; i < 3; i++) {
         mss_spec(&s[i], 6, 0, i, true);
     }
     s[0].tcp_flags |= RSC_TCP_PSH;
-    feed_spec(&c, &hdr_data_valid, &s[0], T0);
+    feed_spec(&c, &hdr_data_valid, &s[0], T0 + 50);
+    g_assert_cmpuint(c.out->len, ==, 0);
+    g_assert_cmpint(net_rsc_deadline(c.e), ==, T0 + 51);
+    net_rsc_poll(c.e, T0 + 51);
     g_assert_cmpuint(c.out->len, ==, 1);
     assert_single(out_pkt(&c, 0), &hdr_data_valid, &s[0]);
-    feed_spec(&c, &hdr_data_valid, &s[1], T0);
-    feed_spec(&c, &hdr_data_valid, &s[2], T0);
-    net_rsc_flush(c.e);
+    g_assert_cmpint(net_rsc_deadline(c.e), ==, T0 + INTERVAL);
+
+    s[2].tcp_flags |= RSC_TCP_PSH;
+    feed_spec(&c, &hdr_data_valid, &s[1], T0 + 60);
+    feed_spec(&c, &hdr_data_valid, &s[2], T0 + 70);
+    net_rsc_poll(c.e, T0 + 71);
     g_assert_cmpuint(c.out->len, ==, 2);
-    exp = s[1];
-    exp.payload_len = 2 * MSS;
-    exp.tsval = s[2].tsval;
-    assert_coalesced(out_pkt(&c, 1), &exp, MSS, 2, 0);
+    g_assert_cmpuint(out_pkt(&c, 1)->hdr.segments, ==, 2);
+    g_assert_cmpuint(net_rsc_pending(c.e), ==, 1);
+    net_rsc_poll(c.e, T0 + INTERVAL);
+    g_assert_cmpuint(c.out->len, ==, 3);
+    assert_single(out_pkt(&c, 2), NULL, &other);
     ctx_cleanup(&c);
 }
 
