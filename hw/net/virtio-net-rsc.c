@@ -570,6 +570,20 @@ static void rsc_build_coalesced(NetRscChain *c)
     };
 }
 
+/* Append a finished packet to the output queue */
+static void rsc_enqueue(NetRscEngine *e, NetRscChain *c)
+{
+    c->state = RSC_CLOSED;
+    c->qnext = RSC_NONE;
+    if (e->qtail != RSC_NONE) {
+        e->chains[e->qtail].qnext = c - e->chains;
+    } else {
+        e->qhead = c - e->chains;
+    }
+    e->qtail = c - e->chains;
+    e->closed++;
+}
+
 /* Finish an open unit and queue it for delivery */
 static void rsc_close(NetRscEngine *e, NetRscChain *c)
 {
@@ -585,15 +599,7 @@ static void rsc_close(NetRscEngine *e, NetRscChain *c)
         c->len = c->first_len;
         c->out_hdr = c->first_hdr;
     }
-    c->state = RSC_CLOSED;
-    c->qnext = RSC_NONE;
-    if (e->qtail != RSC_NONE) {
-        e->chains[e->qtail].qnext = c - e->chains;
-    } else {
-        e->qhead = c - e->chains;
-    }
-    e->qtail = c - e->chains;
-    e->closed++;
+    rsc_enqueue(e, c);
 }
 
 static bool rsc_deliver(NetRscEngine *e, const NetRscHdr *hdr,
@@ -941,12 +947,48 @@ void net_rsc_poll(NetRscEngine *e, int64_t now_ns)
     rsc_drain(e);
 }
 
-void net_rsc_flush(NetRscEngine *e)
+void net_rsc_seal(NetRscEngine *e)
 {
     while (e->oldest != RSC_NONE) {
         rsc_close(e, &e->chains[e->oldest]);
     }
+}
+
+void net_rsc_flush(NetRscEngine *e)
+{
+    net_rsc_seal(e);
     rsc_drain(e);
+}
+
+void net_rsc_foreach_held(const NetRscEngine *e, NetRscHeldFn *fn,
+                          void *opaque)
+{
+    int32_t i;
+
+    for (i = e->qhead; i != RSC_NONE; i = e->chains[i].qnext) {
+        const NetRscChain *c = &e->chains[i];
+
+        fn(opaque, &c->out_hdr, c->buf, c->len);
+    }
+}
+
+bool net_rsc_hold(NetRscEngine *e, const NetRscHdr *hdr,
+                  const uint8_t *pkt, size_t len)
+{
+    NetRscChain *c;
+
+    if (e->free_head == RSC_NONE || len == 0 ||
+        !rsc_reserve(&e->chains[e->free_head], e, len)) {
+        return false;
+    }
+    c = &e->chains[e->free_head];
+    e->free_head = c->hnext;
+    memcpy(c->buf, pkt, len);
+    c->len = len;
+    c->out_hdr = *hdr;
+    rsc_enqueue(e, c);
+    e->stalled = true;
+    return true;
 }
 
 bool net_rsc_resume(NetRscEngine *e)

@@ -189,6 +189,24 @@ void net_rsc_poll(NetRscEngine *e, int64_t now_ns);
 /* Close every unit and deliver (RSC switched off, VM stopping). */
 void net_rsc_flush(NetRscEngine *e);
 
+/*
+ * Migration.  net_rsc_seal() closes every unit into the queue of packets
+ * waiting for the guest without delivering (the guest's memory may be
+ * saved already); net_rsc_foreach_held() then lists that queue in order
+ * (net_rsc_pending() packets).  On the destination, net_rsc_hold() appends
+ * a packet to the queue and stalls the engine until net_rsc_resume()
+ * delivers it; it fails if the packet is empty or larger than
+ * NET_RSC_BUF_MAX, or if all max_flows slots are taken.
+ */
+typedef void NetRscHeldFn(void *opaque, const NetRscHdr *hdr,
+                          const uint8_t *pkt, size_t len);
+
+void net_rsc_seal(NetRscEngine *e);
+void net_rsc_foreach_held(const NetRscEngine *e, NetRscHeldFn *fn,
+                          void *opaque);
+bool net_rsc_hold(NetRscEngine *e, const NetRscHdr *hdr,
+                  const uint8_t *pkt, size_t len);
+
 /* Drop every unit and held packet without delivering (device reset). */
 void net_rsc_purge(NetRscEngine *e);
 

@@ -758,6 +758,118 @@ static void test_stop_cont(void *obj, void *data, QGuestAllocator *alloc)
     pkts_free(pkts);
 }
 
+/*
+ * Migration while the engine holds a coalesced packet the guest has no
+ * room for: the destination delivers it, byte for byte, once the guest
+ * posts buffers, and goes on coalescing.
+ */
+static void rsc_wait_migration(QTestState *from, QTestState *to)
+{
+    gint64 start = g_get_monotonic_time();
+
+    for (;;) {
+        QDict *rsp = qtest_qmp(from, "{ 'execute': 'query-migrate' }");
+        QDict *ret = qdict_get_qdict(rsp, "return");
+        const char *status = qdict_get_try_str(ret, "status");
+        bool done;
+
+        g_assert(status);
+        g_assert_cmpstr(status, !=, "failed");
+        done = !strcmp(status, "completed");
+        qobject_unref(rsp);
+        if (done) {
+            break;
+        }
+        g_assert_cmpint(g_get_monotonic_time() - start, <=, RX_TIMEOUT_US);
+        g_usleep(1000);
+    }
+    for (;;) {
+        QDict *rsp = qtest_qmp(to, "{ 'execute': 'query-status' }");
+        bool running = qdict_get_bool(qdict_get_qdict(rsp, "return"),
+                                      "running");
+
+        qobject_unref(rsp);
+        if (running) {
+            break;
+        }
+        g_assert_cmpint(g_get_monotonic_time() - start, <=, RX_TIMEOUT_US);
+        g_usleep(1000);
+    }
+}
+
+static void test_migrate(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QVirtioNetPCI *dev = obj;
+    QPCIBus *bus = dev->pci_vdev.pdev->bus;
+    QTestState *from = global_qtest, *to;
+    g_autofree char *dir = g_dir_make_tmp("rsc-migrate-XXXXXX", NULL);
+    g_autofree char *uri = g_strdup_printf("unix:%s/mig", dir);
+    g_autofree char *path = g_strdup_printf("%s/mig", dir);
+    g_autofree char *cmd = NULL;
+    int sv[2];
+    Guest g;
+    Seg segs[20];
+    GArray *pkts;
+    QDict *rsp;
+    int i;
+
+    g_assert(dir);
+    g_assert_cmpint(socketpair(PF_UNIX, SOCK_STREAM, 0, sv), !=, -1);
+    cmd = g_strdup_printf("%s -netdev socket,fd=%d,id=hs0 -incoming %s",
+                          qos_get_current_command_line(), sv[1], uri);
+    to = qtest_init(cmd);
+
+    guest_init(&g, &dev->net, ((RscTestArgs *)data)->sv[0], alloc, 256,
+               MRG_BUF_SIZE);
+    /* one buffer for the sync marker, one too few for the packet */
+    guest_post(&g, 2);
+    for (i = 0; i < 10; i++) {
+        segs[i] = data_seg(false, true, i);
+        send_seg(&g, &segs[i]);
+    }
+    pkts = guest_sync(&g);
+    g_assert_cmpint(pkts->len, ==, 0);
+    pkts_free(pkts);
+
+    rsp = qtest_qmp(from, "{ 'execute': 'migrate', 'arguments': "
+                    "{ 'uri': %s } }", uri);
+    g_assert(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    rsc_wait_migration(from, to);
+
+    /* the guest now lives in @to: its rings and buffers came along */
+    global_qtest = to;
+    bus->qts = to;
+    g.qts = to;
+    g.sock = sv[0];
+    {
+        Pkt p;
+        g_assert_false(guest_poll(&g, &p));
+    }
+    guest_post(&g, 60);
+    pkts = guest_sync(&g);
+    g_assert_cmpint(pkts->len, ==, 1);
+    assert_coalesced(&g_array_index(pkts, Pkt, 0), segs, 0, 9, 0);
+    pkts_free(pkts);
+
+    for (; i < 20; i++) {
+        segs[i] = data_seg(false, true, i);
+        send_seg(&g, &segs[i]);
+    }
+    pkts = guest_step(&g, INTERVAL_NS);
+    g_assert_cmpint(pkts->len, ==, 1);
+    assert_coalesced(&g_array_index(pkts, Pkt, 0), segs, 10, 19, 0);
+    pkts_free(pkts);
+
+    global_qtest = from;
+    bus->qts = from;
+    qtest_quit(to);
+    close(sv[0]);
+    close(sv[1]);
+    unlink(path);
+    rmdir(dir);
+}
+
 /* A device reset drops what was held: the guest asked for a clean device */
 static void test_reset(void *obj, void *data, QGuestAllocator *alloc)
 {
@@ -1458,6 +1570,7 @@ static void register_virtio_net_rsc_test(void)
     qos_add_test("rsc/offloads-bit61", "virtio-net", test_offloads, &opts);
     qos_add_test("rsc/properties", "virtio-net", test_properties, &opts);
     qos_add_test("rsc/replay", "virtio-net", test_replay, &opts);
+    qos_add_test("rsc/migrate", "virtio-net-pci", test_migrate, &opts);
 
     opts.before = rsc_mq_setup;
     opts.edge.extra_device_opts = "guest_rsc_ext=on,mq=on,vectors=6";

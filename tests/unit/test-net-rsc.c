@@ -1924,6 +1924,99 @@ static void test_refuse_flush(void)
 }
 
 /*
+ * Migration: the source seals its units and lists what it holds, the
+ * destination takes the same packets with net_rsc_hold() and delivers
+ * them, byte for byte and in order, once the guest has room.
+ */
+static void copy_held(void *opaque, const NetRscHdr *hdr, const uint8_t *pkt,
+                      size_t len)
+{
+    GPtrArray *held = opaque;
+    Pkt *p = g_new0(Pkt, 1);
+
+    p->hdr = *hdr;
+    p->data = g_byte_array_sized_new(len);
+    g_byte_array_append(p->data, pkt, len);
+    g_ptr_array_add(held, p);
+}
+
+static void test_migrate_held(void)
+{
+    RscFrameSpec d[3][3], single;
+    g_autoptr(GPtrArray) held = g_ptr_array_new_with_free_func(pkt_free);
+    g_autoptr(GPtrArray) want = g_ptr_array_new_with_free_func(pkt_free);
+    g_autofree uint8_t *big = g_malloc0(NET_RSC_BUF_MAX + 1);
+    Ctx src, dst;
+    unsigned f, i;
+
+    ctx_init(&src, 4, INTERVAL);
+    for (f = 0; f < 3; f++) {
+        for (i = 0; i < 3; i++) {
+            mss_spec(&d[f][i], f == 1 ? 6 : 4, f, i, true);
+            feed_spec(&src, NULL, &d[f][i], T0);
+        }
+    }
+    mss_spec(&single, 4, 3, 0, false);
+    feed_spec(&src, &hdr_data_valid, &single, T0);
+    /* sealing closes the units without delivering any */
+    net_rsc_seal(src.e);
+    g_assert_cmpuint(src.out->len, ==, 0);
+    g_assert_cmpuint(net_rsc_pending(src.e), ==, 4);
+    g_assert_cmpint(net_rsc_deadline(src.e), ==, INT64_MAX);
+    /* the guest had room for one packet when the VM stopped */
+    src.refuse_every = 2;
+    net_rsc_flush(src.e);
+    g_assert_true(net_rsc_stalled(src.e));
+    g_assert_cmpuint(src.out->len, ==, 1);
+    net_rsc_foreach_held(src.e, copy_held, held);
+    g_assert_cmpuint(held->len, ==, 3);
+
+    /* what the source would deliver, for comparison */
+    src.refuse_every = 0;
+    g_assert_true(net_rsc_resume(src.e));
+    g_assert_cmpuint(src.out->len, ==, 4);
+
+    ctx_init(&dst, 3, INTERVAL);
+    for (i = 0; i < held->len; i++) {
+        Pkt *p = g_ptr_array_index(held, i);
+
+        g_assert_true(net_rsc_hold(dst.e, &p->hdr, p->data->data,
+                                   p->data->len));
+        g_assert_cmpuint(net_rsc_memory(dst.e), <=,
+                         net_rsc_memory_bound(dst.e));
+    }
+    /* all 3 slots taken; empty and oversized packets are refused */
+    g_assert_false(net_rsc_hold(dst.e, &hdr_zero, big, 100));
+    g_assert_true(net_rsc_stalled(dst.e));
+    g_assert_cmpuint(net_rsc_pending(dst.e), ==, 3);
+    g_assert_cmpint(receive(&dst, NULL, rsc_frame_build(&single), T0), ==,
+                    NET_RSC_STALLED);
+
+    dst.refuse = true;
+    g_assert_false(net_rsc_resume(dst.e));
+    dst.refuse = false;
+    g_assert_true(net_rsc_resume(dst.e));
+    g_assert_false(net_rsc_stalled(dst.e));
+    g_assert_cmpuint(dst.out->len, ==, 3);
+    for (i = 0; i < 3; i++) {
+        Pkt *a = out_pkt(&dst, i), *b = out_pkt(&src, i + 1);
+
+        g_assert_true(memcmp(&a->hdr, &b->hdr, sizeof(a->hdr)) == 0);
+        g_assert_cmpmem(a->data->data, a->data->len,
+                        b->data->data, b->data->len);
+    }
+    g_assert_cmpuint(out_pkt(&dst, 0)->hdr.segments, >=, 1);
+
+    g_assert_false(net_rsc_hold(dst.e, &hdr_zero, big, 0));
+    g_assert_false(net_rsc_hold(dst.e, &hdr_zero, big, NET_RSC_BUF_MAX + 1));
+    g_assert_true(net_rsc_hold(dst.e, &hdr_zero, big, NET_RSC_BUF_MAX));
+    net_rsc_purge(dst.e);
+    g_assert_cmpuint(net_rsc_pending(dst.e), ==, 0);
+    ctx_cleanup(&src);
+    ctx_cleanup(&dst);
+}
+
+/*
  * A caller that follows the contract (holds frames while stalled, feeds
  * them again after resume) against a guest that refuses every third
  * delivery: every flow's byte stream arrives complete and in order.
@@ -2479,6 +2572,7 @@ int main(int argc, char **argv)
     g_test_add_func("/net/rsc/refuse/eviction", test_refuse_eviction);
     g_test_add_func("/net/rsc/refuse/flush", test_refuse_flush);
     g_test_add_func("/net/rsc/refuse/stream", test_refuse_stream);
+    g_test_add_func("/net/rsc/migrate/held", test_migrate_held);
     g_test_add_func("/net/rsc/purge/all", test_purge);
     g_test_add_func("/net/rsc/flush/all", test_flush);
     g_test_add_func("/net/rsc/config", test_config);
