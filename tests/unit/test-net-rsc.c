@@ -1989,8 +1989,11 @@ static void test_migrate_held(void)
     g_assert_false(net_rsc_hold(dst.e, &hdr_zero, big, 100));
     g_assert_true(net_rsc_stalled(dst.e));
     g_assert_cmpuint(net_rsc_pending(dst.e), ==, 3);
-    g_assert_cmpint(receive(&dst, NULL, rsc_frame_build(&single), T0), ==,
-                    NET_RSC_STALLED);
+    {
+        g_autoptr(GByteArray) f = rsc_frame_build(&single);
+
+        g_assert_cmpint(receive(&dst, NULL, f, T0), ==, NET_RSC_STALLED);
+    }
 
     dst.refuse = true;
     g_assert_false(net_rsc_resume(dst.e));
