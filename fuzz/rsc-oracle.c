@@ -30,6 +30,7 @@
 #include <stdarg.h>
 #include <inttypes.h>
 #include <arpa/inet.h>
+#include "qemu/bswap.h"
 #include "net/rsc.h"
 #include "rsc-oracle.h"
 #include "rsc-frames.h"
@@ -200,30 +201,6 @@ static void o_log(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-static uint16_t be16(const uint8_t *p)
-{
-    return (p[0] << 8) | p[1];
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = v >> 8;
-    p[1] = v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = v >> 24;
-    p[1] = v >> 16;
-    p[2] = v >> 8;
-    p[3] = v;
-}
-
 static void *memdup(const void *p, size_t n)
 {
     void *q = g_malloc(n);
@@ -268,8 +245,8 @@ static void o_parse_opts(const uint8_t *f, OPkt *p)
             return;
         }
         p->ts = i + 2;
-        p->tsval = be32(f + i + 2);
-        p->tsecr = be32(f + i + 6);
+        p->tsval = ldl_be_p(f + i + 2);
+        p->tsecr = ldl_be_p(f + i + 6);
         i += 10;
     }
 }
@@ -289,15 +266,15 @@ static void o_parse(const uint8_t *f, size_t len, OPkt *p)
     if (len < ETH_HLEN) {
         return;
     }
-    switch (be16(f + 12)) {
+    switch (lduw_be_p(f + 12)) {
     case ETH_P_IPV4:
         if (len < ETH_HLEN + IPV4_HLEN || (ip[0] >> 4) != 4) {
             return;
         }
         ihl = (ip[0] & 0xf) * 4;
-        p->end = ETH_HLEN + be16(ip + 2);
+        p->end = ETH_HLEN + lduw_be_p(ip + 2);
         if (ihl < IPV4_HLEN || p->end < ETH_HLEN + ihl || p->end > len ||
-            ip[9] != IP_PROTO_TCP || (be16(ip + 6) & 0x1fff)) {
+            ip[9] != IP_PROTO_TCP || (lduw_be_p(ip + 6) & 0x1fff)) {
             return;
         }
         p->ext = ihl != IPV4_HLEN || (ip[6] & 0x20);
@@ -314,7 +291,7 @@ static void o_parse(const uint8_t *f, size_t len, OPkt *p)
         if (len < ETH_HLEN + IPV6_HLEN || (ip[0] >> 4) != 6) {
             return;
         }
-        p->end = ETH_HLEN + IPV6_HLEN + be16(ip + 4);
+        p->end = ETH_HLEN + IPV6_HLEN + lduw_be_p(ip + 4);
         if (p->end > len) {
             return;
         }
@@ -329,7 +306,7 @@ static void o_parse(const uint8_t *f, size_t len, OPkt *p)
             if (nh == 0 || nh == 43 || nh == 60) {
                 hlen = (f[l4 + 1] + 1) * 8;
             } else if (nh == 44) {
-                if (be16(f + l4 + 2) & 0xfff8) {
+                if (lduw_be_p(f + l4 + 2) & 0xfff8) {
                     return;
                 }
                 hlen = 8;
@@ -364,12 +341,12 @@ static void o_parse(const uint8_t *f, size_t len, OPkt *p)
     p->keyed = true;
     p->l4 = l4;
     p->data = l4 + thl;
-    p->key.sport = be16(f + l4);
-    p->key.dport = be16(f + l4 + 2);
-    p->seq = be32(f + l4 + 4);
-    p->ack = be32(f + l4 + 8);
+    p->key.sport = lduw_be_p(f + l4);
+    p->key.dport = lduw_be_p(f + l4 + 2);
+    p->seq = ldl_be_p(f + l4 + 4);
+    p->ack = ldl_be_p(f + l4 + 8);
     p->flags = f[l4 + 13];
-    p->win = be16(f + l4 + 14);
+    p->win = lduw_be_p(f + l4 + 14);
     o_parse_opts(f, p);
 }
 
@@ -638,13 +615,13 @@ static const char *packet_problem(const OPkt *p, const uint8_t *pf,
         memcpy(want + ETH_HLEN + 10, pf + ETH_HLEN + 10, 2);
         want[ETH_HLEN + 8] = ttl;
     }
-    put32(want + p->l4 + 8, last->p.ack);
+    stl_be_p(want + p->l4 + 8, last->p.ack);
     want[p->l4 + 13] |= psh ? TCP_PSH : 0;
-    put16(want + p->l4 + 14, last->p.win);
+    stw_be_p(want + p->l4 + 14, last->p.win);
     memcpy(want + p->l4 + 16, pf + p->l4 + 16, 2);
     if (p->ts) {
-        put32(want + p->ts, last->p.tsval);
-        put32(want + p->ts + 4, last->p.tsecr);
+        stl_be_p(want + p->ts, last->p.tsval);
+        stl_be_p(want + p->ts + 4, last->p.tsecr);
     }
     for (i = 0; i < p->data; i++) {
         if (want[i] != pf[i]) {
@@ -977,11 +954,11 @@ static void fix_lengths(uint8_t *f, size_t len)
     if (len < ETH_HLEN) {
         return;
     }
-    if (be16(f + 12) == ETH_P_IPV4 && len >= ETH_HLEN + IPV4_HLEN) {
-        put16(f + ETH_HLEN + 2, MIN(len - ETH_HLEN, 0xffff));
-    } else if (be16(f + 12) == ETH_P_IPV6 &&
+    if (lduw_be_p(f + 12) == ETH_P_IPV4 && len >= ETH_HLEN + IPV4_HLEN) {
+        stw_be_p(f + ETH_HLEN + 2, MIN(len - ETH_HLEN, 0xffff));
+    } else if (lduw_be_p(f + 12) == ETH_P_IPV6 &&
                len >= ETH_HLEN + IPV6_HLEN) {
-        put16(f + ETH_HLEN + 4, MIN(len - ETH_HLEN - IPV6_HLEN, 0xffff));
+        stw_be_p(f + ETH_HLEN + 4, MIN(len - ETH_HLEN - IPV6_HLEN, 0xffff));
     }
 }
 
@@ -989,24 +966,24 @@ static void fix_checksums(uint8_t *f, size_t len, bool partial)
 {
     OPkt p;
 
-    if (len >= ETH_HLEN + IPV4_HLEN && be16(f + 12) == ETH_P_IPV4) {
+    if (len >= ETH_HLEN + IPV4_HLEN && lduw_be_p(f + 12) == ETH_P_IPV4) {
         uint32_t ihl = (f[ETH_HLEN] & 0xf) * 4;
 
         if (ihl >= IPV4_HLEN && ETH_HLEN + ihl <= len) {
-            put16(f + ETH_HLEN + 10, 0);
-            put16(f + ETH_HLEN + 10,
-                  ~rsc_csum_fold(rsc_csum_add(0, f + ETH_HLEN, ihl)));
+            stw_be_p(f + ETH_HLEN + 10, 0);
+            stw_be_p(f + ETH_HLEN + 10,
+                     ~rsc_csum_fold(rsc_csum_add(0, f + ETH_HLEN, ihl)));
         }
     }
     o_parse(f, len, &p);
     if (p.keyed) {
-        put16(f + p.l4 + 16, 0);
+        stw_be_p(f + p.l4 + 16, 0);
         if (partial) {
-            put16(f + p.l4 + 16, rsc_csum_fold(o_pseudo(f, &p)));
+            stw_be_p(f + p.l4 + 16, rsc_csum_fold(o_pseudo(f, &p)));
         } else {
-            put16(f + p.l4 + 16,
-                  ~rsc_csum_fold(rsc_csum_add(o_pseudo(f, &p), f + p.l4,
-                                              p.end - p.l4)));
+            stw_be_p(f + p.l4 + 16,
+                     ~rsc_csum_fold(rsc_csum_add(o_pseudo(f, &p), f + p.l4,
+                                                 p.end - p.l4)));
         }
     }
 }
@@ -1100,7 +1077,7 @@ static OFrame *make_frame(Oracle *o, const OFrameArgs *a, uint32_t i)
         }
         o_parse(buf, len, &lp);
         if (lp.keyed) {
-            put32(buf + lp.l4 + 4, lp.seq + (lp.end - lp.data));
+            stl_be_p(buf + lp.l4 + 4, lp.seq + (lp.end - lp.data));
         }
         if (i == 0 && a->patch_off < len) {
             buf[a->patch_off] ^= a->patch_xor;

@@ -17,6 +17,7 @@
 #include <inttypes.h>
 #include <arpa/inet.h>
 #include <locale.h>
+#include "qemu/bswap.h"
 #include "net/rsc.h"
 #include "pcap-io.h"
 #include "rsc-frames.h"
@@ -106,16 +107,6 @@ typedef struct Replay {
     uint64_t messages;
 } Replay;
 
-static uint16_t ld16(const uint8_t *p)
-{
-    return (p[0] << 8) | p[1];
-}
-
-static uint32_t ld32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3];
-}
-
 /*
  * Parse an Ethernet + IPv4/IPv6 + TCP frame.  False for anything else,
  * including IPv4 fragments, IPv6 extension headers and lengths that do not
@@ -132,13 +123,13 @@ static bool parse_tcp(const uint8_t *f, size_t len, TcpView *t)
     }
     avail = len - ETH_HLEN;
     memset(&t->key, 0, sizeof(t->key));
-    switch (ld16(f + 12)) {
+    switch (lduw_be_p(f + 12)) {
     case ETH_P_IPV4:
         t->ip_hlen = (ip[0] & 0xf) * 4;
-        t->ip_len = ld16(ip + 2);
+        t->ip_len = lduw_be_p(ip + 2);
         if ((ip[0] >> 4) != 4 || t->ip_hlen < 20 || ip[9] != IP_PROTO_TCP ||
             t->ip_len < t->ip_hlen + TCP_HLEN || t->ip_len > avail ||
-            (ld16(ip + 6) & 0x3fff)) {
+            (lduw_be_p(ip + 6) & 0x3fff)) {
             return false;
         }
         memcpy(t->key.src, ip + 12, 4);
@@ -149,7 +140,7 @@ static bool parse_tcp(const uint8_t *f, size_t len, TcpView *t)
         if (avail < IPV6_HLEN + TCP_HLEN) {
             return false;
         }
-        t->ip_len = IPV6_HLEN + ld16(ip + 4);
+        t->ip_len = IPV6_HLEN + lduw_be_p(ip + 4);
         if ((ip[0] >> 4) != 6 || ip[6] != IP_PROTO_TCP ||
             t->ip_len < IPV6_HLEN + TCP_HLEN || t->ip_len > avail) {
             return false;
@@ -166,9 +157,9 @@ static bool parse_tcp(const uint8_t *f, size_t len, TcpView *t)
     if (t->tcp_hlen < TCP_HLEN || t->ip_hlen + t->tcp_hlen > t->ip_len) {
         return false;
     }
-    t->key.sport = ld16(tcp);
-    t->key.dport = ld16(tcp + 2);
-    t->seq = ld32(tcp + 4);
+    t->key.sport = lduw_be_p(tcp);
+    t->key.dport = lduw_be_p(tcp + 2);
+    t->seq = ldl_be_p(tcp + 4);
     t->ip = ip;
     t->payload = tcp + t->tcp_hlen;
     t->payload_len = t->ip_len - t->ip_hlen - t->tcp_hlen;
