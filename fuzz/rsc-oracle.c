@@ -30,8 +30,10 @@
 #include <stdarg.h>
 #include <inttypes.h>
 #include <arpa/inet.h>
+#include "qemu/bswap.h"
 #include "net/rsc.h"
 #include "rsc-oracle.h"
+#include "rsc-frames.h"
 
 #define ETH_HLEN        14
 #define ETH_P_IPV4      0x0800
@@ -48,22 +50,13 @@
 #define CLOCK_BIG       (INT64_MAX - (1LL << 30))
 
 /* What the oracle parses of a frame, independently of the engine */
-typedef struct OKey {
-    uint8_t ipv6;
-    uint8_t pad;
-    uint16_t sport;
-    uint16_t dport;
-    uint8_t src[16];
-    uint8_t dst[16];
-} OKey;
-
 typedef struct OPkt {
     bool keyed;         /* a TCP segment the engine can key */
     bool ipv6;
     bool ext;           /* IPv4 options or MF, IPv6 extension headers */
     bool opts_ok;       /* TCP options: NOP, EOL, at most one timestamp */
     bool ip_csum_ok;    /* IPv4 header checksum (true for IPv6) */
-    OKey key;
+    RscFlowKey key;
     uint32_t l4;        /* offsets from the frame start */
     uint32_t data;
     uint32_t end;       /* end of the IP datagram */
@@ -100,7 +93,7 @@ typedef struct OFrame {
 } OFrame;
 
 struct OFlow {
-    OKey key;
+    RscFlowKey key;
     GQueue held;        /* of OFrame, in arrival order */
 };
 
@@ -119,7 +112,7 @@ typedef struct Oracle {
     unsigned refuse_left;
     GQueue fifo;            /* of OFrame, not taken yet */
     bool blocked;           /* receive stalled; wait for resume */
-    GHashTable *flows;      /* OKey -> OFlow */
+    GHashTable *flows;      /* RscFlowKey -> OFlow */
     GPtrArray *active;      /* flows with held frames */
     OFrame *inflight;       /* frame being fed */
     int maybe_req;
@@ -208,30 +201,6 @@ static void o_log(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-static uint16_t be16(const uint8_t *p)
-{
-    return (p[0] << 8) | p[1];
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = v >> 8;
-    p[1] = v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = v >> 24;
-    p[1] = v >> 16;
-    p[2] = v >> 8;
-    p[3] = v;
-}
-
 static void *memdup(const void *p, size_t n)
 {
     void *q = g_malloc(n);
@@ -245,46 +214,14 @@ static int32_t seq_diff(uint32_t a, uint32_t b)
     return (int32_t)(a - b);
 }
 
-/*
- * Internet checksum: big-endian 16-bit words, kept unfolded.  Written
- * independently of the engine's.
- */
-static uint64_t o_sum(uint64_t sum, const uint8_t *p, size_t n)
-{
-    size_t i = 0;
-
-    for (; i + 8 <= n; i += 8) {
-        sum += ((p[i] << 8) | p[i + 1]) + ((p[i + 2] << 8) | p[i + 3]) +
-               ((p[i + 4] << 8) | p[i + 5]) + ((p[i + 6] << 8) | p[i + 7]);
-    }
-    for (; i + 1 < n; i += 2) {
-        sum += (p[i] << 8) | p[i + 1];
-    }
-    if (n & 1) {
-        sum += p[n - 1] << 8;
-    }
-    return sum;
-}
-
-static uint16_t o_fold(uint64_t sum)
-{
-    while (sum >> 16) {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    return sum;
-}
-
+/* Pseudo-header sum of a keyed frame, addresses from its IP header */
 static uint64_t o_pseudo(const uint8_t *f, const OPkt *p)
 {
-    uint32_t l4_len = p->end - p->l4;
-    uint64_t sum;
+    const uint8_t *src = f + ETH_HLEN + (p->ipv6 ? 8 : 12);
+    size_t alen = p->ipv6 ? 16 : 4;
 
-    if (p->ipv6) {
-        sum = o_sum(0, f + ETH_HLEN + 8, 32);
-    } else {
-        sum = o_sum(0, f + ETH_HLEN + 12, 8);
-    }
-    return sum + IP_PROTO_TCP + (l4_len >> 16) + (l4_len & 0xffff);
+    return rsc_csum_pseudo(p->ipv6 ? 6 : 4, src, src + alen, IP_PROTO_TCP,
+                           p->end - p->l4);
 }
 
 static void o_parse_opts(const uint8_t *f, OPkt *p)
@@ -308,8 +245,8 @@ static void o_parse_opts(const uint8_t *f, OPkt *p)
             return;
         }
         p->ts = i + 2;
-        p->tsval = be32(f + i + 2);
-        p->tsecr = be32(f + i + 6);
+        p->tsval = ldl_be_p(f + i + 2);
+        p->tsecr = ldl_be_p(f + i + 6);
         i += 10;
     }
 }
@@ -329,19 +266,19 @@ static void o_parse(const uint8_t *f, size_t len, OPkt *p)
     if (len < ETH_HLEN) {
         return;
     }
-    switch (be16(f + 12)) {
+    switch (lduw_be_p(f + 12)) {
     case ETH_P_IPV4:
         if (len < ETH_HLEN + IPV4_HLEN || (ip[0] >> 4) != 4) {
             return;
         }
         ihl = (ip[0] & 0xf) * 4;
-        p->end = ETH_HLEN + be16(ip + 2);
+        p->end = ETH_HLEN + lduw_be_p(ip + 2);
         if (ihl < IPV4_HLEN || p->end < ETH_HLEN + ihl || p->end > len ||
-            ip[9] != IP_PROTO_TCP || (be16(ip + 6) & 0x1fff)) {
+            ip[9] != IP_PROTO_TCP || (lduw_be_p(ip + 6) & 0x1fff)) {
             return;
         }
         p->ext = ihl != IPV4_HLEN || (ip[6] & 0x20);
-        p->ip_csum_ok = o_fold(o_sum(0, ip, ihl)) == 0xffff;
+        p->ip_csum_ok = rsc_csum_fold(rsc_csum_add(0, ip, ihl)) == 0xffff;
         p->ttl = ip[8];
         memcpy(p->key.src, ip + 12, 4);
         memcpy(p->key.dst, ip + 16, 4);
@@ -354,7 +291,7 @@ static void o_parse(const uint8_t *f, size_t len, OPkt *p)
         if (len < ETH_HLEN + IPV6_HLEN || (ip[0] >> 4) != 6) {
             return;
         }
-        p->end = ETH_HLEN + IPV6_HLEN + be16(ip + 4);
+        p->end = ETH_HLEN + IPV6_HLEN + lduw_be_p(ip + 4);
         if (p->end > len) {
             return;
         }
@@ -369,7 +306,7 @@ static void o_parse(const uint8_t *f, size_t len, OPkt *p)
             if (nh == 0 || nh == 43 || nh == 60) {
                 hlen = (f[l4 + 1] + 1) * 8;
             } else if (nh == 44) {
-                if (be16(f + l4 + 2) & 0xfff8) {
+                if (lduw_be_p(f + l4 + 2) & 0xfff8) {
                     return;
                 }
                 hlen = 8;
@@ -404,20 +341,20 @@ static void o_parse(const uint8_t *f, size_t len, OPkt *p)
     p->keyed = true;
     p->l4 = l4;
     p->data = l4 + thl;
-    p->key.sport = be16(f + l4);
-    p->key.dport = be16(f + l4 + 2);
-    p->seq = be32(f + l4 + 4);
-    p->ack = be32(f + l4 + 8);
+    p->key.sport = lduw_be_p(f + l4);
+    p->key.dport = lduw_be_p(f + l4 + 2);
+    p->seq = ldl_be_p(f + l4 + 4);
+    p->ack = ldl_be_p(f + l4 + 8);
     p->flags = f[l4 + 13];
-    p->win = be16(f + l4 + 14);
+    p->win = lduw_be_p(f + l4 + 14);
     o_parse_opts(f, p);
 }
 
 /* The TCP checksum of a keyed frame; not part of o_parse(): slow */
 static bool tcp_csum_ok(const uint8_t *f, const OPkt *p)
 {
-    return o_fold(o_pseudo(f, p) +
-                  o_sum(0, f + p->l4, p->end - p->l4)) == 0xffff;
+    return rsc_csum_fold(rsc_csum_add(o_pseudo(f, p), f + p->l4,
+                                      p->end - p->l4)) == 0xffff;
 }
 
 static uint32_t payload_len(const OFrame *f)
@@ -425,7 +362,7 @@ static uint32_t payload_len(const OFrame *f)
     return f->p.end - f->p.data;
 }
 
-static const char *flow_str(const OKey *k, char *buf, size_t size)
+static const char *flow_str(const RscFlowKey *k, char *buf, size_t size)
 {
     char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
     int af = k->ipv6 ? AF_INET6 : AF_INET;
@@ -439,23 +376,6 @@ static const char *flow_str(const OKey *k, char *buf, size_t size)
 }
 
 #define FLOW_STR(k) flow_str((k), (char[128]) { 0 }, 128)
-
-static guint okey_hash(gconstpointer a)
-{
-    const uint8_t *p = a;
-    guint h = 2166136261u;
-    size_t i;
-
-    for (i = 0; i < sizeof(OKey); i++) {
-        h = (h ^ p[i]) * 16777619u;
-    }
-    return h;
-}
-
-static gboolean okey_equal(gconstpointer a, gconstpointer b)
-{
-    return !memcmp(a, b, sizeof(OKey));
-}
 
 static void flow_free(gpointer p)
 {
@@ -695,13 +615,13 @@ static const char *packet_problem(const OPkt *p, const uint8_t *pf,
         memcpy(want + ETH_HLEN + 10, pf + ETH_HLEN + 10, 2);
         want[ETH_HLEN + 8] = ttl;
     }
-    put32(want + p->l4 + 8, last->p.ack);
+    stl_be_p(want + p->l4 + 8, last->p.ack);
     want[p->l4 + 13] |= psh ? TCP_PSH : 0;
-    put16(want + p->l4 + 14, last->p.win);
+    stw_be_p(want + p->l4 + 14, last->p.win);
     memcpy(want + p->l4 + 16, pf + p->l4 + 16, 2);
     if (p->ts) {
-        put32(want + p->ts, last->p.tsval);
-        put32(want + p->ts + 4, last->p.tsecr);
+        stl_be_p(want + p->ts, last->p.tsval);
+        stl_be_p(want + p->ts + 4, last->p.tsecr);
     }
     for (i = 0; i < p->data; i++) {
         if (want[i] != pf[i]) {
@@ -716,7 +636,7 @@ static const char *packet_problem(const OPkt *p, const uint8_t *pf,
     return NULL;
 }
 
-static OFlow *flow_lookup(Oracle *o, const OKey *k)
+static OFlow *flow_lookup(Oracle *o, const RscFlowKey *k)
 {
     return g_hash_table_lookup(o->flows, k);
 }
@@ -1034,11 +954,11 @@ static void fix_lengths(uint8_t *f, size_t len)
     if (len < ETH_HLEN) {
         return;
     }
-    if (be16(f + 12) == ETH_P_IPV4 && len >= ETH_HLEN + IPV4_HLEN) {
-        put16(f + ETH_HLEN + 2, MIN(len - ETH_HLEN, 0xffff));
-    } else if (be16(f + 12) == ETH_P_IPV6 &&
+    if (lduw_be_p(f + 12) == ETH_P_IPV4 && len >= ETH_HLEN + IPV4_HLEN) {
+        stw_be_p(f + ETH_HLEN + 2, MIN(len - ETH_HLEN, 0xffff));
+    } else if (lduw_be_p(f + 12) == ETH_P_IPV6 &&
                len >= ETH_HLEN + IPV6_HLEN) {
-        put16(f + ETH_HLEN + 4, MIN(len - ETH_HLEN - IPV6_HLEN, 0xffff));
+        stw_be_p(f + ETH_HLEN + 4, MIN(len - ETH_HLEN - IPV6_HLEN, 0xffff));
     }
 }
 
@@ -1046,23 +966,24 @@ static void fix_checksums(uint8_t *f, size_t len, bool partial)
 {
     OPkt p;
 
-    if (len >= ETH_HLEN + IPV4_HLEN && be16(f + 12) == ETH_P_IPV4) {
+    if (len >= ETH_HLEN + IPV4_HLEN && lduw_be_p(f + 12) == ETH_P_IPV4) {
         uint32_t ihl = (f[ETH_HLEN] & 0xf) * 4;
 
         if (ihl >= IPV4_HLEN && ETH_HLEN + ihl <= len) {
-            put16(f + ETH_HLEN + 10, 0);
-            put16(f + ETH_HLEN + 10,
-                  ~o_fold(o_sum(0, f + ETH_HLEN, ihl)));
+            stw_be_p(f + ETH_HLEN + 10, 0);
+            stw_be_p(f + ETH_HLEN + 10,
+                     ~rsc_csum_fold(rsc_csum_add(0, f + ETH_HLEN, ihl)));
         }
     }
     o_parse(f, len, &p);
     if (p.keyed) {
-        put16(f + p.l4 + 16, 0);
+        stw_be_p(f + p.l4 + 16, 0);
         if (partial) {
-            put16(f + p.l4 + 16, o_fold(o_pseudo(f, &p)));
+            stw_be_p(f + p.l4 + 16, rsc_csum_fold(o_pseudo(f, &p)));
         } else {
-            put16(f + p.l4 + 16, ~o_fold(o_pseudo(f, &p) +
-                                         o_sum(0, f + p.l4, p.end - p.l4)));
+            stw_be_p(f + p.l4 + 16,
+                     ~rsc_csum_fold(rsc_csum_add(o_pseudo(f, &p), f + p.l4,
+                                                 p.end - p.l4)));
         }
     }
 }
@@ -1156,7 +1077,7 @@ static OFrame *make_frame(Oracle *o, const OFrameArgs *a, uint32_t i)
         }
         o_parse(buf, len, &lp);
         if (lp.keyed) {
-            put32(buf + lp.l4 + 4, lp.seq + (lp.end - lp.data));
+            stl_be_p(buf + lp.l4 + 4, lp.seq + (lp.end - lp.data));
         }
         if (i == 0 && a->patch_off < len) {
             buf[a->patch_off] ^= a->patch_xor;
@@ -1421,7 +1342,8 @@ void rsc_oracle_run(const uint8_t *data, size_t size)
                o.max_flows, o.interval);
     }
     g_queue_init(&o.fifo);
-    o.flows = g_hash_table_new_full(okey_hash, okey_equal, NULL, flow_free);
+    o.flows = g_hash_table_new_full(rsc_flow_key_hash, rsc_flow_key_equal,
+                                    NULL, flow_free);
     o.active = g_ptr_array_new();
     current = &o;
     O_LOG("CONFIG max_flows %u interval %" PRId64 " seed 0x%02x clock %"

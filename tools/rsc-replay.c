@@ -17,8 +17,10 @@
 #include <inttypes.h>
 #include <arpa/inet.h>
 #include <locale.h>
+#include "qemu/bswap.h"
 #include "net/rsc.h"
 #include "pcap-io.h"
+#include "rsc-frames.h"
 
 #define ETH_HLEN            14
 #define ETH_P_IPV4          0x0800
@@ -35,18 +37,9 @@
 /* Compact a flow's pending data once this much of it was delivered */
 #define COMPACT_MIN         65536
 
-typedef struct FlowKey {
-    uint8_t ipv6;
-    uint8_t pad;
-    uint16_t sport;
-    uint16_t dport;
-    uint8_t src[16];
-    uint8_t dst[16];
-} FlowKey;
-
 /* What the tool sees of a TCP frame */
 typedef struct TcpView {
-    FlowKey key;
+    RscFlowKey key;
     uint32_t seq;
     uint32_t ip_hlen;
     uint32_t tcp_hlen;
@@ -65,7 +58,7 @@ typedef struct SegRec {
 } SegRec;
 
 typedef struct Flow {
-    FlowKey key;
+    RscFlowKey key;
     char *name;
     uint64_t segs_in;
     uint64_t pkts_out;
@@ -88,7 +81,7 @@ typedef struct Replay {
     bool quiet;
 
     NetRscEngine *e;
-    GHashTable *flows;          /* FlowKey * -> Flow *, owned by flow_list */
+    GHashTable *flows;          /* RscFlowKey * -> Flow *, owned by flow_list */
     GPtrArray *flow_list;       /* in order of first appearance */
     int64_t now;
     PcapWriter *out_pcap;
@@ -114,45 +107,6 @@ typedef struct Replay {
     uint64_t messages;
 } Replay;
 
-static uint16_t ld16(const uint8_t *p)
-{
-    return (p[0] << 8) | p[1];
-}
-
-static uint32_t ld32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3];
-}
-
-/*
- * Internet checksum, written independently of the engine's: 16-bit
- * big-endian words summed into 64 bits, two at a time.
- */
-static uint64_t csum_add(uint64_t sum, const uint8_t *p, size_t len)
-{
-    size_t i;
-
-    for (i = 0; i + 4 <= len; i += 4) {
-        sum += ld32(p + i);
-    }
-    if (i + 2 <= len) {
-        sum += ld16(p + i);
-        i += 2;
-    }
-    if (i < len) {
-        sum += (uint32_t)p[i] << 8;
-    }
-    return sum;
-}
-
-static uint16_t csum_fold(uint64_t sum)
-{
-    while (sum >> 16) {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    return sum;
-}
-
 /*
  * Parse an Ethernet + IPv4/IPv6 + TCP frame.  False for anything else,
  * including IPv4 fragments, IPv6 extension headers and lengths that do not
@@ -169,13 +123,13 @@ static bool parse_tcp(const uint8_t *f, size_t len, TcpView *t)
     }
     avail = len - ETH_HLEN;
     memset(&t->key, 0, sizeof(t->key));
-    switch (ld16(f + 12)) {
+    switch (lduw_be_p(f + 12)) {
     case ETH_P_IPV4:
         t->ip_hlen = (ip[0] & 0xf) * 4;
-        t->ip_len = ld16(ip + 2);
+        t->ip_len = lduw_be_p(ip + 2);
         if ((ip[0] >> 4) != 4 || t->ip_hlen < 20 || ip[9] != IP_PROTO_TCP ||
             t->ip_len < t->ip_hlen + TCP_HLEN || t->ip_len > avail ||
-            (ld16(ip + 6) & 0x3fff)) {
+            (lduw_be_p(ip + 6) & 0x3fff)) {
             return false;
         }
         memcpy(t->key.src, ip + 12, 4);
@@ -186,7 +140,7 @@ static bool parse_tcp(const uint8_t *f, size_t len, TcpView *t)
         if (avail < IPV6_HLEN + TCP_HLEN) {
             return false;
         }
-        t->ip_len = IPV6_HLEN + ld16(ip + 4);
+        t->ip_len = IPV6_HLEN + lduw_be_p(ip + 4);
         if ((ip[0] >> 4) != 6 || ip[6] != IP_PROTO_TCP ||
             t->ip_len < IPV6_HLEN + TCP_HLEN || t->ip_len > avail) {
             return false;
@@ -203,9 +157,9 @@ static bool parse_tcp(const uint8_t *f, size_t len, TcpView *t)
     if (t->tcp_hlen < TCP_HLEN || t->ip_hlen + t->tcp_hlen > t->ip_len) {
         return false;
     }
-    t->key.sport = ld16(tcp);
-    t->key.dport = ld16(tcp + 2);
-    t->seq = ld32(tcp + 4);
+    t->key.sport = lduw_be_p(tcp);
+    t->key.dport = lduw_be_p(tcp + 2);
+    t->seq = ldl_be_p(tcp + 4);
     t->ip = ip;
     t->payload = tcp + t->tcp_hlen;
     t->payload_len = t->ip_len - t->ip_hlen - t->tcp_hlen;
@@ -215,17 +169,15 @@ static bool parse_tcp(const uint8_t *f, size_t len, TcpView *t)
 /* Complete TCP checksum check, pseudo header included */
 static bool tcp_csum_ok(const TcpView *t)
 {
+    const uint8_t *src = t->ip + (t->key.ipv6 ? 8 : 12);
+    size_t alen = t->key.ipv6 ? 16 : 4;
     uint32_t l4_len = t->ip_len - t->ip_hlen;
     uint64_t sum;
 
-    if (t->key.ipv6) {
-        sum = csum_add(0, t->ip + 8, 32);
-    } else {
-        sum = csum_add(0, t->ip + 12, 8);
-    }
-    sum += IP_PROTO_TCP + l4_len;
-    sum = csum_add(sum, t->ip + t->ip_hlen, l4_len);
-    return csum_fold(sum) == 0xffff;
+    sum = rsc_csum_pseudo(t->key.ipv6 ? 6 : 4, src, src + alen,
+                          IP_PROTO_TCP, l4_len);
+    sum = rsc_csum_add(sum, t->ip + t->ip_hlen, l4_len);
+    return rsc_csum_fold(sum) == 0xffff;
 }
 
 static void G_GNUC_PRINTF(2, 3) check_error(Replay *r, const char *fmt, ...)
@@ -276,24 +228,7 @@ static void G_GNUC_PRINTF(1, 2) G_GNUC_NORETURN fatal(const char *fmt, ...)
     exit(EXIT_CHECK_FAILED);
 }
 
-static guint flow_key_hash(gconstpointer p)
-{
-    const uint8_t *b = p;
-    guint h = 2166136261u;
-    size_t i;
-
-    for (i = 0; i < sizeof(FlowKey); i++) {
-        h = (h ^ b[i]) * 16777619u;
-    }
-    return h;
-}
-
-static gboolean flow_key_equal(gconstpointer a, gconstpointer b)
-{
-    return !memcmp(a, b, sizeof(FlowKey));
-}
-
-static char *flow_name(const FlowKey *k)
+static char *flow_name(const RscFlowKey *k)
 {
     char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
     int af = k->ipv6 ? AF_INET6 : AF_INET;
@@ -317,7 +252,7 @@ static void flow_free(gpointer p)
     g_free(f);
 }
 
-static Flow *flow_get(Replay *r, const FlowKey *k)
+static Flow *flow_get(Replay *r, const RscFlowKey *k)
 {
     Flow *f = g_hash_table_lookup(r->flows, k);
 
@@ -481,8 +416,8 @@ static void check_coalesced(Replay *r, const NetRscHdr *hdr,
         what = "gso_type does not match the IP version";
     } else if (t->ip_len != len - ETH_HLEN) {
         what = "IP length is not the frame length - 14";
-    } else if (!t->key.ipv6 && csum_fold(csum_add(0, t->ip, t->ip_hlen)) !=
-               0xffff) {
+    } else if (!t->key.ipv6 &&
+               rsc_csum_fold(rsc_csum_add(0, t->ip, t->ip_hlen)) != 0xffff) {
         what = "IPv4 header checksum invalid";
     } else if (!tcp_csum_ok(t)) {
         what = "TCP checksum invalid";
@@ -849,7 +784,7 @@ int main(int argc, char **argv)
         setvbuf(r.out_json, NULL, _IOFBF, 1 << 20);
     }
 
-    r.flows = g_hash_table_new(flow_key_hash, flow_key_equal);
+    r.flows = g_hash_table_new(rsc_flow_key_hash, rsc_flow_key_equal);
     r.flow_list = g_ptr_array_new_with_free_func(flow_free);
     cfg = (NetRscConfig) {
         .max_flows = r.max_flows,

@@ -36,13 +36,20 @@ static uint32_t get32(const uint8_t *p)
     return ((uint32_t)p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3];
 }
 
-/* One's complement sum; only the last chunk of a sum may be odd-sized */
-static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
+/*
+ * Eight bytes a step, as two big-endian 32-bit words: hi << 16 | lo is
+ * hi + lo modulo 0xffff, which is what the fold keeps.  The fastest form
+ * we measured, with gcc -O2 and with the fuzzer's clang instrumentation.
+ */
+uint64_t rsc_csum_add(uint64_t sum, const uint8_t *p, size_t len)
 {
-    size_t i;
+    size_t i = 0;
 
-    for (i = 0; i + 1 < len; i += 2) {
-        sum += (p[i] << 8) | p[i + 1];
+    for (; i + 8 <= len; i += 8) {
+        sum += (uint64_t)get32(p + i) + get32(p + i + 4);
+    }
+    for (; i + 1 < len; i += 2) {
+        sum += get16(p + i);
     }
     if (len & 1) {
         sum += p[len - 1] << 8;
@@ -50,7 +57,7 @@ static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
     return sum;
 }
 
-static uint16_t csum_fold(uint32_t sum)
+uint16_t rsc_csum_fold(uint64_t sum)
 {
     while (sum >> 16) {
         sum = (sum & 0xffff) + (sum >> 16);
@@ -58,18 +65,35 @@ static uint16_t csum_fold(uint32_t sum)
     return sum;
 }
 
-static uint32_t pseudo_sum(int ip_version, const uint8_t *src,
-                           const uint8_t *dst, uint8_t proto, uint32_t len)
+uint64_t rsc_csum_pseudo(int ip_version, const uint8_t *src,
+                         const uint8_t *dst, uint8_t proto, uint32_t l4_len)
 {
     size_t alen = ip_version == 4 ? 4 : 16;
-    uint32_t sum = 0;
+    uint64_t sum = 0;
 
-    sum = csum_add(sum, src, alen);
-    sum = csum_add(sum, dst, alen);
+    sum = rsc_csum_add(sum, src, alen);
+    sum = rsc_csum_add(sum, dst, alen);
     sum += proto;
-    sum += len >> 16;
-    sum += len & 0xffff;
+    sum += l4_len >> 16;
+    sum += l4_len & 0xffff;
     return sum;
+}
+
+guint rsc_flow_key_hash(gconstpointer key)
+{
+    const uint8_t *b = key;
+    guint h = 2166136261u;
+    size_t i;
+
+    for (i = 0; i < sizeof(RscFlowKey); i++) {
+        h = (h ^ b[i]) * 16777619u;
+    }
+    return h;
+}
+
+gboolean rsc_flow_key_equal(gconstpointer a, gconstpointer b)
+{
+    return !memcmp(a, b, sizeof(RscFlowKey));
 }
 
 uint8_t rsc_frame_pattern(uint32_t seq)
@@ -181,7 +205,7 @@ void rsc_frame_ipv4_fix_csum(uint8_t *frame, size_t l3_off)
     size_t ihl = (ip[0] & 0xf) * 4;
 
     put16(ip + 10, 0);
-    put16(ip + 10, ~csum_fold(csum_add(0, ip, ihl)));
+    put16(ip + 10, ~rsc_csum_fold(rsc_csum_add(0, ip, ihl)));
 }
 
 static void build_ext_hdr(const RscFrameSpec *s, uint8_t *p, uint8_t next)
@@ -309,14 +333,14 @@ GByteArray *rsc_frame_build(const RscFrameSpec *s)
     if (s->l4 != RSC_L4_RAW) {
         size_t seg_len = l4h + s->payload_len;
         size_t coff = s->l4 == RSC_L4_TCP ? 16 : 6;
-        uint32_t sum = pseudo_sum(s->ip_version, s->ip_src, s->ip_dst,
-                                  proto, seg_len);
+        uint64_t sum = rsc_csum_pseudo(s->ip_version, s->ip_src, s->ip_dst,
+                                       proto, seg_len);
         uint16_t c;
 
         if (s->l4_csum == RSC_CSUM_PARTIAL) {
-            c = csum_fold(sum);
+            c = rsc_csum_fold(sum);
         } else {
-            c = ~csum_fold(csum_add(sum, th, seg_len));
+            c = ~rsc_csum_fold(rsc_csum_add(sum, th, seg_len));
             if (s->l4 == RSC_L4_UDP && c == 0) {
                 c = 0xffff;
             }
@@ -358,7 +382,7 @@ bool rsc_frame_parse(const uint8_t *f, size_t len, RscFrameInfo *info)
     size_t l3 = RSC_ETH_HLEN, ihl, end, thl, i;
     uint16_t type;
     const uint8_t *ip, *th;
-    uint32_t sum;
+    uint64_t sum;
 
     memset(info, 0, sizeof(*info));
     if (len < RSC_ETH_HLEN) {
@@ -390,7 +414,7 @@ bool rsc_frame_parse(const uint8_t *f, size_t len, RscFrameInfo *info)
         info->ttl = ip[8];
         memcpy(info->src, ip + 12, 4);
         memcpy(info->dst, ip + 16, 4);
-        info->ip_csum_ok = csum_fold(csum_add(0, ip, ihl)) == 0xffff;
+        info->ip_csum_ok = rsc_csum_fold(rsc_csum_add(0, ip, ihl)) == 0xffff;
     } else if (type == RSC_ETH_P_IPV6) {
         if (len < l3 + 40 || (ip[0] >> 4) != 6 || ip[6] != RSC_IPPROTO_TCP) {
             return false;
@@ -451,9 +475,9 @@ bool rsc_frame_parse(const uint8_t *f, size_t len, RscFrameInfo *info)
         i += th[i + 1];
     }
 
-    sum = pseudo_sum(info->ip_version, info->src, info->dst,
-                     RSC_IPPROTO_TCP, end - info->l4_off);
-    sum = csum_add(sum, th, end - info->l4_off);
-    info->tcp_csum_ok = csum_fold(sum) == 0xffff;
+    sum = rsc_csum_pseudo(info->ip_version, info->src, info->dst,
+                          RSC_IPPROTO_TCP, end - info->l4_off);
+    sum = rsc_csum_add(sum, th, end - info->l4_off);
+    info->tcp_csum_ok = rsc_csum_fold(sum) == 0xffff;
     return true;
 }

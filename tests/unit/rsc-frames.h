@@ -8,7 +8,9 @@
  * Builds well-formed frames with correct checksums from a description
  * (RscFrameSpec), and can make them deliberately wrong: bad checksums,
  * IPv4 options, IPv6 extension headers, fragments, VLAN tags, Ethernet
- * padding.  Independent of the engine: nothing here calls net/rsc.h.
+ * padding.  Parses TCP frames.  The Internet checksum and the flow key
+ * serve the fuzzing oracle (fuzz/rsc-oracle.c) and tools/rsc-replay too.
+ * Independent of the engine: nothing here calls net/rsc.h.
  */
 
 #ifndef TESTS_UNIT_RSC_FRAMES_H
@@ -124,6 +126,41 @@ size_t rsc_frame_hdr_len(const RscFrameSpec *s);
 
 /* Recompute the IPv4 header checksum of a frame after editing it */
 void rsc_frame_ipv4_fix_csum(uint8_t *frame, size_t l3_off);
+
+/*
+ * Internet checksum, written independently of the engine's: big-endian
+ * 16-bit words summed in 64 bits, kept unfolded.  A sum may be built from
+ * several chunks; only the last one may have an odd length.  A packet
+ * whose checksum field is right sums (folded) to 0xffff; the value to
+ * store is ~rsc_csum_fold() of the sum with that field zero.
+ */
+uint64_t rsc_csum_add(uint64_t sum, const uint8_t *p, size_t len);
+uint16_t rsc_csum_fold(uint64_t sum);
+
+/*
+ * Sum of the TCP/UDP pseudo-header: addresses @src and @dst (4 bytes each
+ * if @ip_version is 4, else 16), protocol @proto, L4 length @l4_len
+ */
+uint64_t rsc_csum_pseudo(int ip_version, const uint8_t *src,
+                         const uint8_t *dst, uint8_t proto, uint32_t l4_len);
+
+/*
+ * One direction of a TCP connection, as the engine keys it: a GHashTable
+ * key for the programs that check the engine's output.  Zero it before
+ * filling it in; IPv4 addresses use the first 4 bytes of @src and @dst.
+ */
+typedef struct RscFlowKey {
+    uint8_t ipv6;
+    uint8_t pad;
+    uint16_t sport;
+    uint16_t dport;
+    uint8_t src[16];
+    uint8_t dst[16];
+} RscFlowKey;
+
+/* GHashFunc (FNV-1a over the bytes) and GEqualFunc of RscFlowKey */
+guint rsc_flow_key_hash(gconstpointer key);
+gboolean rsc_flow_key_equal(gconstpointer a, gconstpointer b);
 
 typedef struct RscFrameInfo {
     int ip_version;
