@@ -1990,9 +1990,9 @@ static void test_migrate_held(void)
     g_assert_true(net_rsc_stalled(dst.e));
     g_assert_cmpuint(net_rsc_pending(dst.e), ==, 3);
     {
-        g_autoptr(GByteArray) f = rsc_frame_build(&single);
+        g_autoptr(GByteArray) frame = rsc_frame_build(&single);
 
-        g_assert_cmpint(receive(&dst, NULL, f, T0), ==, NET_RSC_STALLED);
+        g_assert_cmpint(receive(&dst, NULL, frame, T0), ==, NET_RSC_STALLED);
     }
 
     dst.refuse = true;
