@@ -182,6 +182,7 @@ typedef struct Guest {
     QVirtioDevice *dev;
     QVirtQueue *vq;
     int sock;
+    bool raw;           /* sock is an AF_PACKET socket on a tap interface */
     uint64_t mem;
     uint32_t nbufs;
     uint32_t buf_size;
@@ -205,6 +206,7 @@ static void guest_init(Guest *g, QVirtioNet *net, int sock,
     g->dev = net->vdev;
     g->vq = net->queues[0];
     g->sock = sock;
+    g->raw = false;
     g->nbufs = nbufs;
     g->buf_size = buf_size;
     g->mem = guest_alloc(alloc, (uint64_t)nbufs * buf_size);
@@ -300,6 +302,10 @@ static void send_frame(Guest *g, const uint8_t *f, size_t len)
         { .iov_base = (void *)f, .iov_len = len },
     };
 
+    if (g->raw) {
+        g_assert_cmpint(send(g->sock, f, len, 0), ==, len);
+        return;
+    }
     g_assert_cmpint(iov_send(g->sock, iov, 2, 0, sizeof(be_len) + len), ==,
                     sizeof(be_len) + len);
 }
@@ -1203,12 +1209,40 @@ static void replay_account_out(Replay *r, GArray *pkts)
     }
 }
 
-static void replay_trace(Guest *g, const char *file, FILE *report)
+/* CPU time QEMU has used so far, in ns (0 where /proc is not there) */
+static int64_t qemu_cpu_ns(QTestState *qts)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/stat", qtest_pid(qts));
+    g_autofree char *stat = NULL;
+    unsigned long utime, stime;
+    char *p;
+
+    if (!g_file_get_contents(path, &stat, NULL, NULL)) {
+        return 0;
+    }
+    /* the fields after the command name, which may contain spaces */
+    p = strrchr(stat, ')');
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+               &utime, &stime) != 2) {
+        return 0;
+    }
+    return (int64_t)(utime + stime) * (1000000000 / sysconf(_SC_CLK_TCK));
+}
+
+/*
+ * Replay @file @repeat times, pacing frames by their capture time with the
+ * virtual clock.  @strict: every flow's byte stream must arrive intact (a
+ * benchmark run of another QEMU only reports whether it did).
+ */
+static void replay_trace(Guest *g, const char *file, FILE *report,
+                         unsigned repeat, bool strict)
 {
     g_autofree uint8_t *pcap = NULL;
     g_autoptr(GError) err = NULL;
     gsize size, off = 24;
     Replay r = { 0 };
+    int64_t cpu_ns = qemu_cpu_ns(g->qts);
+    uint64_t bytes_out = 0;
     bool nsec;
     int64_t last_ns = -1;
     GHashTableIter it;
@@ -1226,7 +1260,11 @@ static void replay_trace(Guest *g, const char *file, FILE *report)
     r.flows = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                     flow_free);
 
-    while (off + 16 <= size) {
+    while (repeat && off + 16 > size) {
+        off = 24;
+        repeat--;
+    }
+    while (repeat && off + 16 <= size) {
         uint32_t hdr[4], caplen;
         int64_t ts;
         const uint8_t *f, *payload;
@@ -1261,10 +1299,14 @@ static void replay_trace(Guest *g, const char *file, FILE *report)
             g_byte_array_append(fl->in, payload, plen);
         }
         send_frame(g, f, caplen);
+        if (off + 16 > size && --repeat) {
+            off = 24;
+        }
     }
     pkts = guest_step(g, 1000000000);
     replay_account_out(&r, pkts);
     pkts_free(pkts);
+    cpu_ns = qemu_cpu_ns(g->qts) - cpu_ns;
 
     fprintf(report, "{\"trace\": \"%s\", \"frames_in\": %u, "
             "\"packets_out\": %u, \"data_segments_in\": %u, "
@@ -1275,7 +1317,10 @@ static void replay_trace(Guest *g, const char *file, FILE *report)
     g_hash_table_iter_init(&it, r.flows);
     while (g_hash_table_iter_next(&it, &key, &value)) {
         Flow *fl = value;
-        bool ok = fl->in->len == fl->out->len &&
+        bool ok;
+
+        bytes_out += fl->out->len;
+        ok = fl->in->len == fl->out->len &&
                   !memcmp(fl->in->data, fl->out->data, fl->in->len);
 
         fprintf(report, "%s{\"flow\": \"%s\", \"segments_in\": %u, "
@@ -1290,14 +1335,15 @@ static void replay_trace(Guest *g, const char *file, FILE *report)
         }
         all_ok &= ok;
     }
-    fprintf(report, "]}\n");
+    fprintf(report, "], \"tcp_bytes_out\": %" PRIu64 ", "
+            "\"qemu_cpu_ns\": %" PRId64 "}\n", bytes_out, cpu_ns);
     g_test_message("%s: %u frames, %u data segments -> %u data packets, "
                    "ratio %.2f, streams %s", file, r.frames_in, r.data_in,
                    r.data_out,
                    r.data_out ? (double)r.data_in / r.data_out : 0.0,
                    all_ok ? "OK" : "DIFFER");
     g_hash_table_destroy(r.flows);
-    g_assert(all_ok);
+    g_assert(all_ok || !strict);
 }
 
 /* RSC_REPLAY_TRACES: pcap files separated by ':'; report to RSC_REPLAY_OUT */
@@ -1323,7 +1369,7 @@ static void test_replay(void *obj, void *data, QGuestAllocator *alloc)
     guest_post(&g, 256);
     files = g_strsplit(traces, ":", -1);
     for (i = 0; files[i]; i++) {
-        replay_trace(&g, files[i], report);
+        replay_trace(&g, files[i], report, 1, true);
     }
     fclose(report);
 
@@ -1351,14 +1397,14 @@ typedef struct RscMqArgs {
 } RscMqArgs;
 
 #ifdef CONFIG_LINUX
-static bool tap_open(RscMqArgs *a)
+static bool tap_open(RscMqArgs *a, int queues)
 {
     struct ifreq ifr = { 0 };
     struct sockaddr_ll sll = { 0 };
     g_autofree char *sysctl = NULL;
     int i, s;
 
-    for (i = 0; i < 2; i++) {
+    for (i = 0; i < queues; i++) {
         a->tap[i] = open("/dev/net/tun", O_RDWR);
         if (a->tap[i] < 0) {
             return false;
@@ -1393,7 +1439,7 @@ static bool tap_open(RscMqArgs *a)
                                sizeof(sll)) == 0;
 }
 #else
-static bool tap_open(RscMqArgs *a)
+static bool tap_open(RscMqArgs *a, int queues)
 {
     return false;
 }
@@ -1424,7 +1470,7 @@ static void *rsc_mq_setup(GString *cmd_line, void *arg)
     RscMqArgs *a = g_new(RscMqArgs, 1);
 
     a->tap[0] = a->tap[1] = a->sv[0] = a->sv[1] = a->pkt = -1;
-    if (tap_open(a)) {
+    if (tap_open(a, 2)) {
         g_string_append_printf(cmd_line,
                                " -netdev tap,id=hs0,fds=%d:%d,vhost=off ",
                                a->tap[0], a->tap[1]);
@@ -1549,6 +1595,65 @@ static void *rsc_test_setup(GString *cmd_line, void *arg)
 
 #endif /* _WIN32 */
 
+/*
+ * End to end benchmark, for bench/e2e.sh: the replay through a tap backend
+ * with a virtio-net header (the only backend stock QEMU's RSC works with),
+ * frames sent into the tap interface with an AF_PACKET socket.  Reports
+ * what the guest got and QEMU's CPU time; it asserts nothing about the
+ * result, so that it can measure other QEMU binaries too.
+ * RSC_E2E_TRACES: pcap files separated by ':', RSC_E2E_OUT: report file,
+ * RSC_E2E_REPEAT: times each trace is sent (default 1).
+ */
+static void *rsc_tap_setup(GString *cmd_line, void *arg)
+{
+    RscMqArgs *a = g_new(RscMqArgs, 1);
+
+    a->tap[0] = a->tap[1] = a->sv[0] = a->sv[1] = a->pkt = -1;
+    if (g_getenv("RSC_E2E_TRACES") && tap_open(a, 1)) {
+        g_string_append_printf(cmd_line,
+                               " -netdev tap,id=hs0,fd=%d,vhost=off ",
+                               a->tap[0]);
+    } else {
+        g_assert_cmpint(socketpair(PF_UNIX, SOCK_STREAM, 0, a->sv), !=, -1);
+        g_string_append_printf(cmd_line, " -netdev socket,fd=%d,id=hs0 ",
+                               a->sv[1]);
+    }
+    g_test_queue_destroy(rsc_mq_cleanup, a);
+    return a;
+}
+
+static void test_e2e(void *obj, void *data, QGuestAllocator *alloc)
+{
+    RscMqArgs *a = data;
+    const char *traces = g_getenv("RSC_E2E_TRACES");
+    const char *out = g_getenv("RSC_E2E_OUT");
+    const char *repeat = g_getenv("RSC_E2E_REPEAT");
+    g_auto(GStrv) files = NULL;
+    FILE *report;
+    Guest g;
+    int i;
+
+    if (!traces || !*traces) {
+        g_test_skip("set RSC_E2E_TRACES to run the end to end benchmark");
+        return;
+    }
+    if (a->pkt < 0) {
+        g_test_skip("no tap device (needs CAP_NET_ADMIN)");
+        return;
+    }
+    report = fopen(out ? out : "/dev/null", "w");
+    g_assert(report);
+    guest_init(&g, obj, a->pkt, alloc, 256, MRG_BUF_SIZE);
+    g.raw = true;
+    guest_post(&g, 256);
+    files = g_strsplit(traces, ":", -1);
+    for (i = 0; files[i]; i++) {
+        replay_trace(&g, files[i], report,
+                     repeat ? MAX(1, atoi(repeat)) : 1, false);
+    }
+    fclose(report);
+}
+
 static void register_virtio_net_rsc_test(void)
 {
 #ifndef _WIN32
@@ -1575,6 +1680,12 @@ static void register_virtio_net_rsc_test(void)
     opts.before = rsc_mq_setup;
     opts.edge.extra_device_opts = "guest_rsc_ext=on,mq=on,vectors=6";
     qos_add_test("rsc/two-queues", "virtio-net", test_two_queues, &opts);
+
+    opts.before = rsc_tap_setup;
+    opts.edge.extra_device_opts = "guest_rsc_ext=on,rsc_interval=300000";
+    qos_add_test("rsc/e2e-on", "virtio-net", test_e2e, &opts);
+    opts.edge.extra_device_opts = "guest_rsc_ext=off";
+    qos_add_test("rsc/e2e-off", "virtio-net", test_e2e, &opts);
 
     opts.before = rsc_test_setup;
     opts.edge.extra_device_opts = "guest_rsc_ext=on,mrg_rxbuf=off";
