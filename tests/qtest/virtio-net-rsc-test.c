@@ -1222,8 +1222,8 @@ static int64_t qemu_cpu_ns(QTestState *qts)
     }
     /* the fields after the command name, which may contain spaces */
     p = strrchr(stat, ')');
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-               &utime, &stime) != 2) {
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+                     "%lu %lu", &utime, &stime) != 2) {
         return 0;
     }
     return (int64_t)(utime + stime) * (1000000000 / sysconf(_SC_CLK_TCK));
