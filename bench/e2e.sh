@@ -46,6 +46,13 @@ fi
 echo "e2e: building stock qemu-system-x86_64 in build/qemu-stock" >&2
 ninja -C "$stock_dir" qemu-system-x86_64 > "$stock_dir/ninja.log"
 stock=$stock_dir/qemu-system-x86_64
+# the firmware links scripts/qemu-build.sh made for the patched build
+fw=qemu-bundle/usr/local/share/qemu
+mkdir -p "$stock_dir/$fw"
+for f in "$QBUILD/$fw"/*; do
+    [ -e "$stock_dir/$fw/${f##*/}" ] || [ -L "$stock_dir/$fw/${f##*/}" ] ||
+        ln -s "$(readlink -f "$f")" "$stock_dir/$fw/${f##*/}"
+done
 
 out=$ROOT/build/e2e
 mkdir -p "$out"
