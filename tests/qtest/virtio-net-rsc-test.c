@@ -403,13 +403,14 @@ static void assert_coalesced(const Pkt *p, const Seg *segs, int first,
 {
     Seg big = segs[first];
     const Seg *end = &segs[last];
-    uint32_t total = 0;
+    uint32_t total = 0, mss = 0;
     g_autofree uint8_t *f = g_malloc(14 + 60 + 60 + 65536);
     size_t len;
     int i;
 
     for (i = first; i <= last; i++) {
         total += segs[i].len;
+        mss = MAX(mss, segs[i].len);
         big.flags |= segs[i].flags & F_PSH;
     }
     big.len = total;
@@ -426,7 +427,7 @@ static void assert_coalesced(const Pkt *p, const Seg *segs, int first,
                     VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_RSC_INFO);
     g_assert_cmpint(p->hdr.gso_type, ==, big.ipv6 ? VIRTIO_NET_HDR_GSO_TCPV6 :
                                                     VIRTIO_NET_HDR_GSO_TCPV4);
-    g_assert_cmpint(p->hdr.gso_size, ==, MSS);
+    g_assert_cmpint(p->hdr.gso_size, ==, mss);
     g_assert_cmpint(p->hdr.hdr_len, ==, len - total);
     g_assert_cmpint(p->hdr.csum_start, ==, last - first + 1);  /* segments */
     g_assert_cmpint(p->hdr.csum_offset, ==, dup_acks);
@@ -1108,6 +1109,973 @@ static void test_properties(void *obj, void *data, QGuestAllocator *alloc)
 }
 
 /*
+ * Malformed frames.  Any remote host can make the engine parse any frame
+ * inside QEMU, so truncated, inconsistent or merely odd frames must
+ * neither crash QEMU nor disturb the flows being coalesced.  Each phase
+ * sends valid data segments of up to three flows interleaved with such
+ * frames through the socket netdev and checks that the guest gets exactly
+ * what a small model of the documented contract (include/net/rsc.h)
+ * predicts: a frame that is not coalesced arrives byte for byte as sent
+ * with an all-zero virtio-net header (the socket backend gives none), at
+ * once if the engine bypasses it or after its flow's unit if it finalizes
+ * one; the flows' segments arrive coalesced with their streams intact.
+ * The phases run again with RSC switched off (bit 61 of
+ * GUEST_OFFLOADS_SET), where every frame must arrive alone and at once:
+ * what RSC does not coalesce it delivers exactly as virtio-net without
+ * RSC does.
+ *
+ * virtio-net drops some frames whatever RSC does: receive_filter() in
+ * hw/net/virtio-net.c runs before the engine and, unless the device is
+ * promiscuous, drops frames shorter than an Ethernet header, VLAN frames
+ * too short for the tag or with a VLAN ID the guest did not add
+ * (VIRTIO_NET_F_CTRL_VLAN is negotiated), and unicast or multicast frames
+ * for addresses the guest did not ask for.  A reset leaves the device
+ * promiscuous, so runt frames reach the guest in the first phases; the
+ * filter phase switches promiscuous mode off and checks the drops.
+ *
+ * The socket backend reassembles frames of up to NET_BUFSIZE (4096 +
+ * 65536) bytes and closes the connection on a longer one (net_fill_rstate()
+ * in net/net.c).  The size phase sends frames of exactly that size; the
+ * test ends with one byte more, after which QEMU must still run.
+ *
+ * No empty frame is sent: virtio-net, RSC or not, gives the guest nothing
+ * for it and returns its size, 0, which the net layer takes for "no room
+ * now"; the frame stays at the head of the queue and no later frame of
+ * that netdev ever arrives, even after the guest adds buffers.  That is
+ * QEMU's behaviour without the series too.
+ */
+
+#define MAL_FLOWS       3       /* A: IPv4, B: IPv6, C: IPv4 without TS */
+#define MAL_SEGS        64
+#define MAL_BUFSIZE     (4096 + 65536)  /* NET_BUFSIZE */
+#define MAL_PAD         0xee    /* Ethernet padding, never pattern data */
+
+typedef enum MalKind {
+    MAL_SEG,        /* data segment of a flow, part of its stream */
+    MAL_DUP_ACK,    /* duplicate ACK of the flow's last segment */
+    MAL_BYPASS,     /* nothing the engine can key: to the guest at once */
+    MAL_FINALIZE,   /* keyed to a flow but never joins: after its unit */
+    MAL_DROP,       /* dropped by virtio-net's receive filter */
+} MalKind;
+
+typedef struct MalFrame {
+    MalKind kind;
+    int flow;           /* MAL_SEG, MAL_DUP_ACK, MAL_FINALIZE */
+    int seg;            /* MAL_SEG: index in Mal.segs[flow] */
+    const char *what;
+    uint8_t *data;
+    size_t len;
+} MalFrame;
+
+/* One packet the guest should get: a frame as sent or a coalesced unit */
+typedef struct MalOut {
+    int frame;          /* index in Mal.frames; -1: coalesced unit */
+    int flow;
+    int first;
+    int last;
+    uint16_t dup_acks;
+} MalOut;
+
+typedef struct MalUnit {
+    bool open;
+    int first;
+    int last;
+    uint16_t dup_acks;
+    uint32_t ip_len;
+    int frame;          /* the first segment's frame */
+    unsigned age;
+} MalUnit;
+
+typedef struct Mal {
+    Guest g;
+    GArray *frames;     /* MalFrame */
+    Seg segs[MAL_FLOWS][MAL_SEGS];
+    int nsegs[MAL_FLOWS];
+} Mal;
+
+/* The flow's next segment with @len payload bytes; not added to it */
+static Seg mal_next(Mal *m, int flow, uint32_t len)
+{
+    int n = m->nsegs[flow];
+    Seg s = {
+        .ipv6 = flow == 1, .ts = flow != 2, .sport = 5001 + flow,
+        .seq = 1000, .ack = 7000 + n, .win = 500 + n,
+        .tsval = 100 + n, .tsecr = 50, .ip_id = 10 + n, .len = len,
+    };
+
+    if (n) {
+        const Seg *prev = &m->segs[flow][n - 1];
+
+        s.seq = prev->seq + prev->len;
+        s.stream_off = prev->stream_off + prev->len;
+    }
+    return s;
+}
+
+/* The frame of @s in a buffer with @room bytes to spare after it */
+static uint8_t *mal_build(const Seg *s, size_t room, size_t *len)
+{
+    uint8_t *f = g_malloc0(14 + 40 + 32 + s->len + room);
+
+    *len = build_frame(f, s);
+    return f;
+}
+
+static uint8_t *mal_frame(Mal *m, int flow, uint32_t len, size_t *flen)
+{
+    Seg s = mal_next(m, flow, len);
+
+    return mal_build(&s, 0, flen);
+}
+
+static void mal_add(Mal *m, MalKind kind, int flow, const char *what,
+                    uint8_t *data, size_t len)
+{
+    MalFrame fr = {
+        .kind = kind, .flow = flow, .seg = -1, .what = what,
+        .data = data, .len = len,
+    };
+
+    g_assert_cmpint(len, >, 0);
+    g_assert_cmpint(len, <=, MAL_BUFSIZE);
+    g_array_append_val(m->frames, fr);
+}
+
+/* Append the flow's next data segment, followed by @pad bytes of padding */
+static void mal_seg(Mal *m, int flow, uint32_t len, size_t pad)
+{
+    Seg s = mal_next(m, flow, len);
+    size_t flen;
+    uint8_t *f = mal_build(&s, pad, &flen);
+
+    g_assert_cmpint(m->nsegs[flow], <, MAL_SEGS);
+    memset(f + flen, MAL_PAD, pad);
+    m->segs[flow][m->nsegs[flow]] = s;
+    mal_add(m, MAL_SEG, flow, pad ? "padded segment" : "segment", f,
+            flen + pad);
+    g_array_index(m->frames, MalFrame, m->frames->len - 1).seg =
+        m->nsegs[flow]++;
+}
+
+/* A duplicate ACK of the flow's last segment */
+static void mal_dup_ack(Mal *m, int flow)
+{
+    Seg s = m->segs[flow][m->nsegs[flow] - 1];
+    size_t flen;
+    uint8_t *f;
+
+    s.seq += s.len;
+    s.len = 0;
+    f = mal_build(&s, 0, &flen);
+    mal_add(m, MAL_DUP_ACK, flow, "duplicate ACK", f, flen);
+}
+
+/* @f with @n bytes of @ins inserted at @at */
+static uint8_t *mal_insert(uint8_t *f, size_t *len, size_t at,
+                           const uint8_t *ins, size_t n)
+{
+    uint8_t *r = g_malloc(*len + n);
+
+    memcpy(r, f, at);
+    memcpy(r + at, ins, n);
+    memcpy(r + at + n, f + at, *len - at);
+    g_free(f);
+    *len += n;
+    return r;
+}
+
+/* Insert @n bytes into the IP datagram of @f and grow its IP length */
+static uint8_t *mal_grow(uint8_t *f, size_t *len, size_t at,
+                         const uint8_t *ins, size_t n)
+{
+    f = mal_insert(f, len, at, ins, n);
+    if (get16(f + 12) == 0x86dd) {
+        put16(f + 18, get16(f + 18) + n);
+    } else {
+        put16(f + 16, get16(f + 16) + n);
+    }
+    return f;
+}
+
+static void ip4_fix_csum(uint8_t *f)
+{
+    size_t hl = (f[14] & 0xf) * 4;
+
+    put16(f + 24, 0);
+    put16(f + 24, csum_finish(csum_add(0, f + 14, hl)));
+}
+
+/* TCP checksum of the segment at @l4 up to the datagram's end @end */
+static void tcp_fix_csum(uint8_t *f, size_t l4, size_t end)
+{
+    uint32_t sum;
+
+    if (get16(f + 12) == 0x86dd) {
+        sum = csum_add(0, f + 22, 32);
+    } else {
+        sum = csum_add(0, f + 26, 8);
+    }
+    sum += 6 + end - l4;
+    put16(f + l4 + 16, 0);
+    put16(f + l4 + 16, csum_finish(csum_add(sum, f + l4, end - l4)));
+}
+
+/* A segment of @flow whose TCP header carries the 12 option bytes @opt */
+static uint8_t *mal_tcp_opts(Mal *m, int flow, const uint8_t *opt,
+                             size_t n, size_t *len)
+{
+    Seg s = mal_next(m, flow, 64);
+    size_t l4 = flow == 1 ? 54 : 34;
+    uint8_t *f;
+
+    s.ts = false;
+    f = mal_build(&s, 0, len);
+    f = mal_grow(f, len, l4 + 20, opt, n);
+    f[l4 + 12] = ((20 + n) / 4) << 4;
+    if (flow != 1) {
+        ip4_fix_csum(f);
+    }
+    tcp_fix_csum(f, l4, *len);
+    return f;
+}
+
+/* A segment of flow B behind the IPv6 extension headers @ext */
+static uint8_t *mal_ipv6_ext(Mal *m, uint8_t first, const uint8_t *ext,
+                             size_t n, size_t *len)
+{
+    uint8_t *f = mal_frame(m, 1, 64, len);
+
+    f = mal_grow(f, len, 54, ext, n);
+    f[20] = first;
+    return f;
+}
+
+/* A broadcast ARP request from the peer */
+static uint8_t *mal_arp(size_t *len)
+{
+    uint8_t *f = g_malloc0(14 + 28);
+
+    memset(f, 0xff, 6);
+    memcpy(f + 6, peer_mac, 6);
+    put16(f + 12, 0x0806);
+    put32(f + 14, 0x00010800);
+    put16(f + 18, 0x0604);
+    put16(f + 20, 1);
+    memcpy(f + 22, peer_mac, 6);
+    put32(f + 28, 0x0a000001);
+    put32(f + 38, 0x0a000002);
+    *len = 14 + 28;
+    return f;
+}
+
+/*
+ * Phase 1: frames the engine cannot key, each between a segment of flow A
+ * (IPv4) and one of flow B (IPv6).  Most carry A's or B's addresses and
+ * ports, so a parser that keyed them would end those flows' units: A and
+ * B must each come out as one coalesced packet, after all the frames.
+ */
+static void mal_between(Mal *m, const char *what, uint8_t *f, size_t len)
+{
+    mal_seg(m, 0, MSS, 0);
+    mal_add(m, MAL_BYPASS, -1, what, f, len);
+    mal_seg(m, 1, MSS, 0);
+}
+
+static void mal_phase_bypass(Mal *m)
+{
+    static const uint8_t vlan[] = { 0x81, 0x00, 0x00, 0x05 };
+    static const uint8_t qinq[] = { 0x88, 0xa8, 0x00, 0x05,
+                                    0x81, 0x00, 0x00, 0x06 };
+    static const uint8_t hbh_long[] = { 6, 200, 1, 4, 0, 0, 0, 0 };
+    static const uint8_t hbh_none[] = { 59, 0, 1, 4, 0, 0, 0, 0 };
+    static const uint8_t frag_later[] = { 6, 0, 0x00, 0x09, 0, 0, 0, 1 };
+    static const uint8_t hbh_dst_udp[] = { 60, 0, 1, 4, 0, 0, 0, 0,
+                                           17, 0, 1, 4, 0, 0, 0, 0 };
+    static const uint8_t jumbo[] = { 6, 0, 0xc2, 4, 0, 0, 0x01, 0x00 };
+    uint8_t dst9[9 * 8];
+    uint8_t *f;
+    size_t len;
+    int i;
+
+    f = mal_frame(m, 0, 64, &len);
+    mal_between(m, "runt: 1 byte", f, 1);
+    f = mal_frame(m, 0, 64, &len);
+    mal_between(m, "runt: 13 bytes", f, 13);
+    f = mal_frame(m, 0, 64, &len);
+    mal_between(m, "Ethernet header only", f, 14);
+    f = mal_frame(m, 0, 64, &len);
+    mal_between(m, "IPv4 header truncated", f, 14 + 19);
+
+    f = mal_frame(m, 0, 64, &len);
+    f[14] = 0x65;
+    ip4_fix_csum(f);
+    mal_between(m, "IPv4 EtherType, IP version 6", f, len);
+    f = mal_frame(m, 0, 64, &len);
+    f[14] = 0x44;
+    mal_between(m, "IPv4 IHL 4", f, len);
+    f = mal_frame(m, 0, 64, &len);
+    f[14] = 0x40;
+    mal_between(m, "IPv4 IHL 0", f, len);
+    f = mal_frame(m, 0, 64, &len);
+    f[14] = 0x4f;
+    put16(f + 16, 40);
+    ip4_fix_csum(f);
+    mal_between(m, "IPv4 IHL 15 past the total length", f, len);
+
+    f = mal_frame(m, 0, 64, &len);
+    put16(f + 16, get16(f + 16) + 1);
+    ip4_fix_csum(f);
+    mal_between(m, "IPv4 total length 1 past the frame", f, len);
+    f = mal_frame(m, 0, 64, &len);
+    put16(f + 16, 65535);
+    ip4_fix_csum(f);
+    mal_between(m, "IPv4 total length 65535, short frame", f, len);
+    f = mal_frame(m, 0, 64, &len);
+    put16(f + 16, 10);
+    ip4_fix_csum(f);
+    mal_between(m, "IPv4 total length shorter than the IP header", f, len);
+    f = mal_frame(m, 0, 64, &len);
+    put16(f + 16, 20 + 12);
+    ip4_fix_csum(f);
+    mal_between(m, "IPv4 datagram ends in the TCP header", f, len);
+    f = mal_frame(m, 0, 64, &len);
+    put16(f + 16, 20 + 12);
+    ip4_fix_csum(f);
+    mal_between(m, "TCP header truncated", f, 14 + 20 + 12);
+
+    f = mal_frame(m, 0, 64, &len);
+    f[34 + 12] = 4 << 4;
+    mal_between(m, "TCP data offset 4", f, len);
+    f = mal_frame(m, 0, 64, &len);
+    f[34 + 12] = 0;
+    mal_between(m, "TCP data offset 0", f, len);
+    f = mal_frame(m, 0, 4, &len);
+    f[34 + 12] = 15 << 4;
+    mal_between(m, "TCP data offset 15 past the datagram", f, len);
+    {
+        Seg s = mal_next(m, 0, 0);
+
+        s.ts = false;
+        f = mal_build(&s, 0, &len);
+        f[34 + 12] = 8 << 4;
+        mal_between(m, "TCP data offset 8 past the frame", f, len);
+    }
+
+    f = mal_frame(m, 0, 64, &len);
+    put16(f + 20, 185);
+    ip4_fix_csum(f);
+    mal_between(m, "IPv4 later fragment", f, len);
+    f = mal_frame(m, 0, 64, &len);
+    f[23] = 17;
+    ip4_fix_csum(f);
+    mal_between(m, "UDP", f, len);
+    f = mal_frame(m, 0, 64, &len);
+    f[23] = 1;
+    f[34] = 8;
+    ip4_fix_csum(f);
+    mal_between(m, "ICMP", f, len);
+    f = mal_arp(&len);
+    mal_between(m, "ARP request", f, len);
+
+    f = mal_frame(m, 0, 64, &len);
+    f = mal_insert(f, &len, 12, vlan, sizeof(vlan));
+    mal_between(m, "VLAN-tagged TCP segment", f, len);
+    f = mal_frame(m, 0, 64, &len);
+    f = mal_insert(f, &len, 12, qinq, sizeof(qinq));
+    mal_between(m, "802.1ad double-tagged TCP segment", f, len);
+    f = mal_frame(m, 0, 64, &len);
+    put16(f + 12, 0x88b6);
+    mal_between(m, "unknown EtherType", f, len);
+    f = mal_frame(m, 0, 64, &len);
+    put16(f + 12, len - 14);
+    mal_between(m, "802.3 length field", f, len);
+    f = mal_frame(m, 0, 64, &len);
+    put16(f + 12, 0x86dd);
+    mal_between(m, "IPv4 datagram with the IPv6 EtherType", f, len);
+
+    /* padding behind a segment of each flow is not payload */
+    mal_seg(m, 0, MSS, 18);
+    mal_seg(m, 1, MSS, 18);
+
+    f = mal_frame(m, 1, 64, &len);
+    mal_between(m, "IPv6 header truncated", f, 14 + 39);
+    f = mal_frame(m, 1, 64, &len);
+    f[14] = 0x45;
+    mal_between(m, "IPv6 EtherType, IP version 4", f, len);
+    f = mal_frame(m, 1, 64, &len);
+    put16(f + 18, get16(f + 18) + 1);
+    mal_between(m, "IPv6 payload length 1 past the frame", f, len);
+    f = mal_frame(m, 1, 64, &len);
+    put16(f + 18, 12);
+    mal_between(m, "IPv6 payload ends in the TCP header", f, len);
+    f = mal_frame(m, 1, 64, &len);
+    put16(f + 18, 0);
+    mal_between(m, "IPv6 payload length 0", f, len);
+    f = mal_ipv6_ext(m, 0, hbh_long, sizeof(hbh_long), &len);
+    mal_between(m, "IPv6 hop-by-hop header past the datagram", f, len);
+    f = mal_ipv6_ext(m, 0, hbh_long, sizeof(hbh_long), &len);
+    put16(f + 18, 4);
+    mal_between(m, "IPv6 hop-by-hop header truncated", f, len);
+    f = mal_ipv6_ext(m, 0, hbh_none, sizeof(hbh_none), &len);
+    mal_between(m, "IPv6 hop-by-hop, no next header", f, len);
+    f = mal_ipv6_ext(m, 44, frag_later, sizeof(frag_later), &len);
+    mal_between(m, "IPv6 later fragment", f, len);
+    f = mal_ipv6_ext(m, 0, hbh_dst_udp, sizeof(hbh_dst_udp), &len);
+    mal_between(m, "IPv6 hop-by-hop, destination options, UDP", f, len);
+    f = mal_ipv6_ext(m, 0, jumbo, sizeof(jumbo), &len);
+    put16(f + 18, 0);
+    mal_between(m, "IPv6 jumbo payload option, payload length 0", f, len);
+    f = mal_frame(m, 1, 64, &len);
+    f[20] = 58;
+    mal_between(m, "ICMPv6", f, len);
+    f = mal_frame(m, 1, 64, &len);
+    f[20] = 17;
+    mal_between(m, "UDP over IPv6", f, len);
+    f = mal_frame(m, 1, 0, &len);
+    f = mal_grow(f, &len, 54, hbh_none, 8);
+    f[54] = 6;
+    f[20] = 60;
+    put16(f + 18, 8);
+    mal_between(m, "IPv6 destination options, TCP header missing", f, len);
+
+    /*
+     * Nine destination options headers: whether the engine follows that
+     * many or gives up is its choice, so this frame has ports of its own.
+     */
+    for (i = 0; i < 9; i++) {
+        static const uint8_t dst[] = { 60, 0, 1, 4, 0, 0, 0, 0 };
+
+        memcpy(dst9 + 8 * i, dst, 8);
+    }
+    dst9[8 * 8] = 6;
+    f = mal_ipv6_ext(m, 60, dst9, sizeof(dst9), &len);
+    put16(f + 14 + 40 + sizeof(dst9), 6002);
+    tcp_fix_csum(f, 14 + 40 + sizeof(dst9), len);
+    mal_between(m, "IPv6 chain of 9 destination options headers", f, len);
+    mal_seg(m, 0, MSS, 0);
+}
+
+/*
+ * Phase 2: frames keyed to a flow that must not join it (rsc.h: IPv4
+ * options, fragments, bad checksums, options other than timestamps, IPv6
+ * extension headers, odd flags, other pure ACKs): the flow's unit goes out
+ * first, then the frame, untouched.  Zero-length payloads: a duplicate ACK
+ * joins the unit, and a pure ACK of a flow with no unit goes out alone.
+ */
+static void mal_fin(Mal *m, int flow, const char *what, uint8_t *f,
+                    size_t len)
+{
+    mal_seg(m, flow, MSS, 0);
+    mal_seg(m, flow, MSS, 0);
+    mal_add(m, MAL_FINALIZE, flow, what, f, len);
+}
+
+static void mal_phase_finalize(Mal *m)
+{
+    static const uint8_t ip_opt[] = { 1, 1, 1, 0 };
+    static const uint8_t ip_opt_long[] = { 0x44, 40, 5, 0 };
+    static const uint8_t ts_past[] = { 1, 1, 1, 1, 1, 1, 8, 10, 0, 0, 0, 0 };
+    static const uint8_t mss_past[] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                                        2, 4 };
+    static const uint8_t sack_past[] = { 1, 1, 5, 34, 0, 0, 0, 0,
+                                         0, 0, 0, 0 };
+    static const uint8_t len0[] = { 3, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
+    static const uint8_t len1[] = { 4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
+    static const uint8_t ts9[] = { 1, 1, 8, 9, 0, 0, 0, 1, 0, 0, 0, 1 };
+    static const uint8_t ts2[] = { 1, 1, 8, 10, 0, 0, 0, 200, 0, 0, 0, 50,
+                                   1, 1, 8, 10, 0, 0, 0, 201, 0, 0, 0, 50 };
+    static const uint8_t hbh[] = { 6, 0, 1, 4, 0, 0, 0, 0 };
+    static const uint8_t chain[] = {
+        43, 0, 1, 4, 0, 0, 0, 0,        /* hop-by-hop, PadN */
+        44, 0, 253, 0, 0, 0, 0, 0,      /* routing, segments left 0 */
+        60, 0, 0, 0, 0, 0, 0, 7,        /* fragment 0, last */
+        6, 0, 1, 4, 0, 0, 0, 0,         /* destination options */
+    };
+    static const uint8_t frag_first[] = { 6, 0, 0, 1, 0, 0, 0, 8 };
+    uint8_t *f;
+    size_t len;
+
+    f = mal_frame(m, 0, 64, &len);
+    f = mal_grow(f, &len, 34, ip_opt, sizeof(ip_opt));
+    f[14] = 0x46;
+    ip4_fix_csum(f);
+    mal_fin(m, 0, "IPv4 options", f, len);
+    f = mal_frame(m, 0, 64, &len);
+    f = mal_grow(f, &len, 34, ip_opt_long, sizeof(ip_opt_long));
+    f[14] = 0x46;
+    ip4_fix_csum(f);
+    mal_fin(m, 0, "IPv4 option past the header", f, len);
+    f = mal_frame(m, 0, 64, &len);
+    f[20] |= 0x20;
+    ip4_fix_csum(f);
+    mal_fin(m, 0, "IPv4 first fragment", f, len);
+    f = mal_frame(m, 0, 64, &len);
+    f[24] ^= 0x55;
+    mal_fin(m, 0, "IPv4 header checksum wrong", f, len);
+
+    mal_seg(m, 0, MSS, 0);
+    f = mal_frame(m, 0, MSS, &len);
+    f[34 + 16] ^= 0x55;
+    mal_add(m, MAL_FINALIZE, 0, "next segment, TCP checksum wrong", f, len);
+
+    f = mal_tcp_opts(m, 0, ts_past, sizeof(ts_past), &len);
+    mal_fin(m, 0, "TCP timestamp option past the header", f, len);
+    f = mal_tcp_opts(m, 0, mss_past, sizeof(mss_past), &len);
+    mal_fin(m, 0, "TCP MSS option past the header", f, len);
+    f = mal_tcp_opts(m, 0, sack_past, sizeof(sack_past), &len);
+    mal_fin(m, 0, "TCP SACK option past the header", f, len);
+    f = mal_tcp_opts(m, 0, len0, sizeof(len0), &len);
+    mal_fin(m, 0, "TCP option of length 0", f, len);
+    f = mal_tcp_opts(m, 0, len1, sizeof(len1), &len);
+    mal_fin(m, 0, "TCP option of length 1", f, len);
+    f = mal_tcp_opts(m, 0, ts9, sizeof(ts9), &len);
+    mal_fin(m, 0, "TCP timestamp option of length 9", f, len);
+    f = mal_tcp_opts(m, 0, ts2, sizeof(ts2), &len);
+    mal_fin(m, 0, "two TCP timestamp options", f, len);
+    f = mal_frame(m, 0, 64, &len);
+    f[34 + 13] = 0x3f;
+    tcp_fix_csum(f, 34, len);
+    mal_fin(m, 0, "TCP flags FIN SYN RST PSH ACK URG", f, len);
+
+    mal_seg(m, 0, MSS, 0);
+    mal_dup_ack(m, 0);
+    mal_dup_ack(m, 0);
+    mal_seg(m, 0, MSS, 0);
+    {
+        Seg s = mal_next(m, 0, 0);
+
+        s.ack += 1000;
+        f = mal_build(&s, 0, &len);
+        mal_fin(m, 0, "pure ACK acknowledging more", f, len);
+    }
+
+    f = mal_ipv6_ext(m, 0, hbh, sizeof(hbh), &len);
+    mal_fin(m, 1, "IPv6 hop-by-hop, TCP", f, len);
+    f = mal_ipv6_ext(m, 0, chain, sizeof(chain), &len);
+    mal_fin(m, 1, "IPv6 hop-by-hop, routing, fragment, destination "
+            "options, TCP", f, len);
+    f = mal_ipv6_ext(m, 44, frag_first, sizeof(frag_first), &len);
+    mal_fin(m, 1, "IPv6 first fragment", f, len);
+    f = mal_tcp_opts(m, 1, ts_past, sizeof(ts_past), &len);
+    mal_fin(m, 1, "IPv6, TCP timestamp option past the header", f, len);
+    mal_seg(m, 1, MSS, 0);
+    f = mal_frame(m, 1, MSS, &len);
+    f[54 + 16] ^= 0x55;
+    mal_add(m, MAL_FINALIZE, 1, "IPv6 next segment, TCP checksum wrong",
+            f, len);
+
+    /* no timestamps: a duplicate ACK joins, a pure ACK without unit not */
+    mal_seg(m, 2, MSS, 0);
+    mal_dup_ack(m, 2);
+    f = mal_frame(m, 2, 0, &len);
+    f[34 + 13] = 0;
+    tcp_fix_csum(f, 34, len);
+    mal_add(m, MAL_FINALIZE, 2, "TCP flags 0, no payload", f, len);
+    mal_dup_ack(m, 2);
+    mal_seg(m, 0, MSS, 0);
+    mal_seg(m, 1, MSS, 0);
+}
+
+/*
+ * Phase 3: sizes.  The largest segment a unit holds (an IPv4 datagram of
+ * 65535 bytes, a frame of NET_RSC_BUF_MAX bytes) starts a unit nothing can
+ * join; two segments fill a unit to exactly 65535 bytes of datagram; frames
+ * of NET_BUFSIZE bytes, the most the socket backend passes on, keyed to a
+ * flow (too big for a unit) and not; an IPv6 payload of 65535 bytes.
+ */
+static void mal_phase_sizes(Mal *m)
+{
+    uint8_t *f;
+    size_t len, i;
+    Seg s;
+
+    mal_seg(m, 2, 65535 - 40, 0);
+    mal_seg(m, 2, MSS, 0);
+    mal_seg(m, 0, MSS, 0);
+    mal_seg(m, 0, 65535 - 52 - MSS, 0);
+    mal_seg(m, 0, MSS, 0);
+
+    s = mal_next(m, 0, 65535 - 52);
+    f = mal_build(&s, MAL_BUFSIZE - (14 + 65535), &len);
+    memset(f + len, MAL_PAD, MAL_BUFSIZE - len);
+    mal_add(m, MAL_FINALIZE, 0, "IPv4 segment of 65535, padded to "
+            "NET_BUFSIZE", f, MAL_BUFSIZE);
+
+    f = g_malloc(MAL_BUFSIZE);
+    memcpy(f, guest_mac, 6);
+    memcpy(f + 6, peer_mac, 6);
+    put16(f + 12, 0x88b6);
+    for (i = 14; i < MAL_BUFSIZE; i++) {
+        f[i] = pattern(i);
+    }
+    mal_add(m, MAL_BYPASS, -1, "non-IP frame of NET_BUFSIZE", f,
+            MAL_BUFSIZE);
+
+    mal_seg(m, 1, MSS, 0);
+    f = mal_frame(m, 1, 65535 - 32, &len);
+    mal_add(m, MAL_FINALIZE, 1, "IPv6 payload of 65535", f, len);
+    mal_seg(m, 1, MSS, 0);
+}
+
+/*
+ * Phase 4, promiscuous mode off: virtio-net's receive filter drops frames
+ * before the engine sees them.  Segments of flow A around the dropped ones
+ * coalesce into one packet; the dropped "next segments" would end A's
+ * unit had they reached the engine.
+ */
+static void mal_phase_filter(Mal *m)
+{
+    static const uint8_t vlan5[] = { 0x81, 0x00, 0x00, 0x05 };
+    static const uint8_t vlan6[] = { 0x81, 0x00, 0x00, 0x06 };
+    static const uint8_t mcast[] = { 0x01, 0x00, 0x5e, 0x00, 0x00, 0x01 };
+    uint8_t *f;
+    size_t len;
+
+    mal_seg(m, 0, MSS, 0);
+    f = mal_frame(m, 0, 64, &len);
+    mal_add(m, MAL_DROP, -1, "runt: 13 bytes", f, 13);
+    mal_seg(m, 0, MSS, 0);
+    f = mal_frame(m, 0, MSS, &len);
+    f[5] ^= 1;
+    mal_add(m, MAL_DROP, -1, "next segment, other unicast MAC", f, len);
+    mal_seg(m, 0, MSS, 0);
+    f = mal_frame(m, 0, MSS, &len);
+    memcpy(f, mcast, 6);
+    mal_add(m, MAL_DROP, -1, "next segment, multicast MAC", f, len);
+    mal_seg(m, 0, MSS, 0);
+    f = mal_frame(m, 0, MSS, &len);
+    f = mal_insert(f, &len, 12, vlan6, sizeof(vlan6));
+    mal_add(m, MAL_DROP, -1, "next segment, VLAN 6 (not added)", f, len);
+    mal_seg(m, 0, MSS, 0);
+    f = mal_frame(m, 0, MSS, &len);
+    f = mal_insert(f, &len, 12, vlan6, sizeof(vlan6));
+    mal_add(m, MAL_DROP, -1, "VLAN tag truncated", f, 15);
+    mal_seg(m, 0, MSS, 0);
+    f = mal_arp(&len);
+    mal_add(m, MAL_BYPASS, -1, "broadcast ARP request", f, len);
+    mal_seg(m, 0, MSS, 0);
+    f = mal_frame(m, 0, MSS, &len);
+    f = mal_insert(f, &len, 12, vlan5, sizeof(vlan5));
+    mal_add(m, MAL_BYPASS, -1, "next segment, VLAN 5 (added)", f, len);
+    mal_seg(m, 0, MSS, 0);
+}
+
+static void mal_close(GArray *out, MalUnit *u, int flow)
+{
+    MalOut o = {
+        .frame = -1, .flow = flow, .first = u->first, .last = u->last,
+        .dup_acks = u->dup_acks,
+    };
+
+    if (!u->open) {
+        return;
+    }
+    if (u->first == u->last && !u->dup_acks) {
+        /* a unit of one frame leaves as the frame came */
+        o.frame = u->frame;
+    }
+    g_array_append_val(out, o);
+    u->open = false;
+}
+
+/*
+ * The contract as a model: what the guest gets at once (@now) and when
+ * the units left open expire, oldest first (@later).  Without RSC every
+ * frame the filter lets through arrives alone and at once.
+ */
+static void mal_model(Mal *m, bool rsc, GArray *now, GArray *later)
+{
+    MalUnit units[MAL_FLOWS] = { 0 };
+    unsigned age = 0;
+    guint i;
+    int f;
+
+    for (i = 0; i < m->frames->len; i++) {
+        const MalFrame *fr = &g_array_index(m->frames, MalFrame, i);
+        MalUnit *u = fr->flow >= 0 ? &units[fr->flow] : NULL;
+        MalOut alone = { .frame = i };
+        const Seg *s;
+
+        if (fr->kind == MAL_DROP) {
+            continue;
+        }
+        if (!rsc || fr->kind == MAL_BYPASS) {
+            g_array_append_val(now, alone);
+            continue;
+        }
+        switch (fr->kind) {
+        case MAL_SEG:
+            s = &m->segs[fr->flow][fr->seg];
+            if (u->open && fr->seg == u->last + 1 && !u->dup_acks &&
+                u->ip_len + s->len <= 65535) {
+                u->last = fr->seg;
+                u->ip_len += s->len;
+                break;
+            }
+            mal_close(now, u, fr->flow);
+            *u = (MalUnit) {
+                .open = true, .first = fr->seg, .last = fr->seg,
+                .ip_len = (s->ipv6 ? 40 : 20) + (s->ts ? 32 : 20) + s->len,
+                .frame = i, .age = age++,
+            };
+            break;
+        case MAL_DUP_ACK:
+            if (u->open) {
+                u->dup_acks++;
+            } else {
+                g_array_append_val(now, alone);
+            }
+            break;
+        case MAL_FINALIZE:
+            mal_close(now, u, fr->flow);
+            g_array_append_val(now, alone);
+            break;
+        default:
+            g_assert_not_reached();
+        }
+    }
+    for (;;) {
+        int oldest = -1;
+
+        for (f = 0; f < MAL_FLOWS; f++) {
+            if (units[f].open &&
+                (oldest < 0 || units[f].age < units[oldest].age)) {
+                oldest = f;
+            }
+        }
+        if (oldest < 0) {
+            break;
+        }
+        mal_close(later, &units[oldest], oldest);
+    }
+}
+
+static void mal_describe(Mal *m, const MalOut *o, char *buf, size_t n)
+{
+    if (o->frame >= 0) {
+        const MalFrame *fr = &g_array_index(m->frames, MalFrame, o->frame);
+
+        g_snprintf(buf, n, "frame %d \"%s\", %zu bytes", o->frame, fr->what,
+                   fr->len);
+    } else {
+        g_snprintf(buf, n, "flow %c segments %d..%d, %u duplicate ACKs",
+                   'A' + o->flow, o->first, o->last, o->dup_acks);
+    }
+}
+
+/* A packet as the guest gets a frame that was not coalesced */
+static void assert_frame(const Pkt *p, const uint8_t *f, size_t len)
+{
+    g_assert_cmpint(p->hdr.flags, ==, 0);
+    g_assert_cmpint(p->hdr.gso_type, ==, VIRTIO_NET_HDR_GSO_NONE);
+    g_assert_cmpint(p->hdr.hdr_len, ==, 0);
+    g_assert_cmpint(p->hdr.gso_size, ==, 0);
+    g_assert_cmpint(p->hdr.csum_start, ==, 0);
+    g_assert_cmpint(p->hdr.csum_offset, ==, 0);
+    g_assert_cmpint(p->num_buffers, ==,
+                    DIV_ROUND_UP(GUEST_HDR_LEN + len, MRG_BUF_SIZE));
+    g_assert_cmpint(p->len, ==, len);
+    g_assert(memcmp(p->data, f, len) == 0);
+}
+
+/*
+ * Compare what the guest got with what the model wants; on a difference
+ * say which frames are concerned before the assertions fail.
+ */
+static void mal_check(Mal *m, GArray *pkts, GArray *exp, const char *when)
+{
+    char want[160], got[80];
+    guint i;
+
+    for (i = 0; i < MAX(pkts->len, exp->len); i++) {
+        const MalOut *o = NULL;
+        const MalFrame *fr = NULL;
+        const Pkt *p = NULL;
+        bool ok;
+
+        if (i < exp->len) {
+            o = &g_array_index(exp, MalOut, i);
+            if (o->frame >= 0) {
+                fr = &g_array_index(m->frames, MalFrame, o->frame);
+            }
+        }
+        if (i < pkts->len) {
+            p = &g_array_index(pkts, Pkt, i);
+        }
+        if (!o || !p) {
+            ok = false;
+        } else if (fr) {
+            ok = p->len == fr->len && !memcmp(p->data, fr->data, fr->len) &&
+                 !p->hdr.flags;
+        } else {
+            ok = (p->hdr.flags & VIRTIO_NET_HDR_F_RSC_INFO) &&
+                 p->hdr.csum_start == o->last - o->first + 1;
+        }
+        if (ok && pkts->len == exp->len) {
+            continue;
+        }
+        if (o) {
+            mal_describe(m, o, want, sizeof(want));
+        } else {
+            g_strlcpy(want, "nothing", sizeof(want));
+        }
+        if (p) {
+            g_snprintf(got, sizeof(got), "%zu bytes, flags %u, segments %u",
+                       p->len, p->hdr.flags, p->hdr.csum_start);
+        } else {
+            g_strlcpy(got, "nothing", sizeof(got));
+        }
+        g_test_message("%s, packet %u%s: want %s; got %s", when, i,
+                       ok ? "" : " DIFFERS", want, got);
+    }
+    g_assert_cmpint(pkts->len, ==, exp->len);
+    for (i = 0; i < pkts->len; i++) {
+        const MalOut *o = &g_array_index(exp, MalOut, i);
+        const Pkt *p = &g_array_index(pkts, Pkt, i);
+
+        if (o->frame >= 0) {
+            const MalFrame *fr = &g_array_index(m->frames, MalFrame,
+                                                o->frame);
+
+            assert_frame(p, fr->data, fr->len);
+        } else {
+            assert_coalesced(p, m->segs[o->flow], o->first, o->last,
+                             o->dup_acks);
+        }
+    }
+}
+
+/* Send the frames a phase builds and check what the guest gets */
+static void mal_run(Mal *m, bool rsc, void (*phase)(Mal *), const char *name)
+{
+    g_autofree char *now_when = g_strdup_printf("%s, RSC %s, at once",
+                                                name, rsc ? "on" : "off");
+    g_autofree char *later_when = g_strdup_printf("%s, RSC %s, later",
+                                                  name, rsc ? "on" : "off");
+    GArray *now = g_array_new(false, false, sizeof(MalOut));
+    GArray *later = g_array_new(false, false, sizeof(MalOut));
+    GArray *pkts;
+    guint i;
+
+    m->frames = g_array_new(false, false, sizeof(MalFrame));
+    memset(m->nsegs, 0, sizeof(m->nsegs));
+    phase(m);
+    mal_model(m, rsc, now, later);
+
+    guest_post(&m->g, m->g.vq->size - (uint16_t)(m->g.avail_idx -
+                                                 m->g.used_idx));
+    for (i = 0; i < m->frames->len; i++) {
+        const MalFrame *fr = &g_array_index(m->frames, MalFrame, i);
+
+        send_frame(&m->g, fr->data, fr->len);
+    }
+    pkts = guest_sync(&m->g);
+    mal_check(m, pkts, now, now_when);
+    pkts_free(pkts);
+    pkts = guest_step(&m->g, INTERVAL_NS);
+    mal_check(m, pkts, later, later_when);
+    pkts_free(pkts);
+
+    for (i = 0; i < m->frames->len; i++) {
+        g_free(g_array_index(m->frames, MalFrame, i).data);
+    }
+    g_array_free(m->frames, true);
+    g_array_free(now, true);
+    g_array_free(later, true);
+}
+
+static void mal_promisc(QVirtioNet *net, QGuestAllocator *alloc, bool on)
+{
+    uint8_t v = on;
+
+    g_assert_cmpint(ctrl_cmd(net, alloc, VIRTIO_NET_CTRL_RX,
+                             VIRTIO_NET_CTRL_RX_PROMISC, &v, 1), ==,
+                    VIRTIO_NET_OK);
+}
+
+static void test_malformed(void *obj, void *data, QGuestAllocator *alloc)
+{
+    static const struct {
+        void (*fn)(Mal *m);
+        const char *name;
+    } phases[] = {
+        { mal_phase_bypass, "unkeyable frames" },
+        { mal_phase_finalize, "keyed frames that must not join" },
+        { mal_phase_sizes, "sizes" },
+        { mal_phase_filter, "receive filter" },
+    };
+    const uint64_t base = (1ULL << VIRTIO_NET_F_GUEST_CSUM) |
+                          (1ULL << VIRTIO_NET_F_GUEST_TSO4) |
+                          (1ULL << VIRTIO_NET_F_GUEST_TSO6);
+    QVirtioNet *net = obj;
+    RscTestArgs *args = data;
+    uint16_t vid = cpu_to_le16(5);
+    struct timeval tv = { .tv_sec = RX_TIMEOUT_US / 1000000 };
+    g_autofree uint8_t *big = g_malloc0(MAL_BUFSIZE + 1);
+    g_autofree Mal *m = g_new0(Mal, 1);
+    gint64 start;
+    QDict *rsp;
+    Seg s;
+    Pkt p;
+    size_t i;
+    int rsc;
+    char c;
+
+    guest_init(&m->g, net, args->sv[0], alloc, 256, MRG_BUF_SIZE);
+    g_assert_cmpint(ctrl_cmd(net, alloc, VIRTIO_NET_CTRL_VLAN,
+                             VIRTIO_NET_CTRL_VLAN_ADD, &vid, sizeof(vid)),
+                    ==, VIRTIO_NET_OK);
+    for (rsc = 1; rsc >= 0; rsc--) {
+        g_assert_cmpint(ctrl_offloads(net, alloc, base |
+                                      ((uint64_t)rsc << VIRTIO_NET_F_RSC_EXT)),
+                        ==, VIRTIO_NET_OK);
+        for (i = 0; i < ARRAY_SIZE(phases); i++) {
+            bool filter = phases[i].fn == mal_phase_filter;
+
+            if (filter) {
+                mal_promisc(net, alloc, false);
+            }
+            mal_run(m, rsc, phases[i].fn, phases[i].name);
+            if (filter) {
+                mal_promisc(net, alloc, true);
+            }
+        }
+    }
+
+    /*
+     * One byte past NET_BUFSIZE: the socket backend closes the connection
+     * (and prints "oversized packet received").  QEMU keeps running, and
+     * the segment the engine holds still reaches the guest.
+     */
+    g_assert_cmpint(ctrl_offloads(net, alloc,
+                                  base | (1ULL << VIRTIO_NET_F_RSC_EXT)),
+                    ==, VIRTIO_NET_OK);
+    s = data_seg(false, true, 0);
+    send_seg(&m->g, &s);
+    memcpy(big, guest_mac, 6);
+    memcpy(big + 6, peer_mac, 6);
+    put16(big + 12, 0x88b6);
+    send_frame(&m->g, big, MAL_BUFSIZE + 1);
+    close(args->sv[1]);
+    args->sv[1] = -1;
+    g_assert_cmpint(setsockopt(args->sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv,
+                               sizeof(tv)), ==, 0);
+    g_assert_cmpint(recv(args->sv[0], &c, 1, 0), ==, 0);
+
+    qtest_clock_step(global_qtest, INTERVAL_NS);
+    start = g_get_monotonic_time();
+    while (!guest_poll(&m->g, &p)) {
+        g_assert_cmpint(g_get_monotonic_time() - start, <=, RX_TIMEOUT_US);
+        g_usleep(1000);
+    }
+    assert_untouched(&p, &s);
+    pkt_free(&p);
+    rsp = qmp("{ 'execute': 'query-status' }");
+    g_assert(qdict_get_bool(qdict_get_qdict(rsp, "return"), "running"));
+    qobject_unref(rsp);
+}
+
+/*
  * Replay of real traces: every frame of a pcap goes through the device in
  * order, with the virtual clock following the capture's timestamps.  The
  * payload byte stream of every TCP flow must reach the guest unchanged.
@@ -1674,6 +2642,7 @@ static void register_virtio_net_rsc_test(void)
     qos_add_test("rsc/reset", "virtio-net", test_reset, &opts);
     qos_add_test("rsc/offloads-bit61", "virtio-net", test_offloads, &opts);
     qos_add_test("rsc/properties", "virtio-net", test_properties, &opts);
+    qos_add_test("rsc/malformed", "virtio-net", test_malformed, &opts);
     qos_add_test("rsc/replay", "virtio-net", test_replay, &opts);
     qos_add_test("rsc/migrate", "virtio-net-pci", test_migrate, &opts);
 
