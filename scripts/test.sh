@@ -21,6 +21,9 @@ bash bench/callgrind-check.sh
 echo "== QEMU qtests with the series applied"
 bash scripts/qemu-test.sh
 
+echo "== patched QEMU under ASan and UBSan: unit test, virtio-net qos tests"
+bash scripts/qemu-asan.sh
+
 echo "== replay through QEMU vs the engine alone"
 bash scripts/check-replay-ratio.sh
 
