@@ -1,16 +1,36 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# Bisectability: build QEMU at every patch of the series (applied with
-# git am in build/qemu-am by scripts/qemu-build.sh) and run the tests that
-# exist at that point: the engine's unit test from patch 1, the RSC qtests
-# from the patch that adds them.  Uses its own worktree and build
-# directory, build/qemu-bisect, so the main build is left alone; the first
-# run is a full build, later ones are incremental.
+# Bisectability: build QEMU at every patch of the series (the commits that
+# scripts/qemu-build.sh made with git am onto pristine QEMU) and run the
+# tests that exist there: the engine's unit test from patch 1 on, and
+# QEMU's x86_64 qos tests (-m quick), which hold the RSC qtests from the
+# patch that adds them.  A patch fails if it does not configure, build or
+# pass.
+#
+# It uses its own worktree and build directory, build/qemu-bisect, with
+# the main build's configure line, so build/qemu-src is left alone.  The
+# first run configures and builds everything once, but nearly every file
+# is the same at patch 1 as in the main build and comes from ccache
+# (qemu-lib.sh lets build directories share its entries); later patches
+# rebuild only what they change.
+#
+#   check-bisect.sh              build and test every patch
+#   check-bisect.sh --tip-tested build every patch, test all but the last:
+#                                scripts/qemu-test.sh has just tested the
+#                                last one in build/qemu-src (scripts/test.sh)
 set -euo pipefail
 # shellcheck source=scripts/qemu-lib.sh
 . "$(dirname "$0")/qemu-lib.sh"
 
+tip_tested=false
+case ${1:-} in
+--tip-tested) tip_tested=true ;;
+'') ;;
+*) die "usage: check-bisect.sh [--tip-tested]" ;;
+esac
+
+t0=$SECONDS
 bash "$ROOT/scripts/qemu-build.sh" > /dev/null
 head=$(cut -d' ' -f2 "$ROOT/build/qemu-am.stamp")
 base=$(pgit rev-parse pristine)
@@ -18,37 +38,65 @@ wt=$ROOT/build/qemu-bisect
 ensure_worktree "$wt"
 # the configure line of the main build; quote its one value with a space
 cfg=$(sed 's/--cc=ccache gcc/"--cc=ccache gcc"/' "$QBUILD/rsc-configure")
+if [ -f "$wt/build/build.ninja" ] &&
+   [ "$(cat "$wt/build/rsc-configure" 2>/dev/null)" != "$cfg" ]; then
+    rm -rf "$wt/build"
+fi
 
-for c in $(pgit rev-list --reverse "$base..$head"); do
+commits=$(pgit rev-list --reverse "$base..$head")
+n=$(echo "$commits" | wc -l)
+i=0
+for c in $commits; do
+    i=$((i + 1))
+    t1=$SECONDS
     subject=$(pgit log -1 --format=%s "$c")
-    echo "== $subject"
+    echo "== $i/$n $subject"
     git -C "$wt" checkout -q -f --detach "$c"
     if [ ! -f "$wt/build/build.ninja" ]; then
+        rm -rf "$wt/build"
         mkdir -p "$wt/build"
         # shellcheck disable=SC2086  # the saved configure line
         (cd "$wt/build" && eval ../configure $cfg > configure.log 2>&1) ||
-            die "configure failed at \"$subject\""
+            die "configure failed at \"$subject\", see $wt/build/configure.log"
+        echo "$cfg" > "$wt/build/rsc-configure"
     fi
-    targets=(qemu-system-x86_64 tests/qtest/qos-test)
     ninja -C "$wt/build" build.ninja > "$wt/build/ninja.log" 2>&1 ||
-        die "meson failed at \"$subject\""
-    if grep -q '^build tests/unit/test-net-rsc:' "$wt/build/build.ninja"; then
-        targets+=(tests/unit/test-net-rsc)
-    fi
+        die "meson failed at \"$subject\", see $wt/build/ninja.log"
+    targets=(qemu-system-x86_64 tests/qtest/qos-test)
+    for t in tests/unit/test-net-rsc tests/qtest/virtio-net-rsc-test; do
+        if grep -q "^build $t:" "$wt/build/build.ninja"; then
+            targets+=("$t")
+        fi
+    done
     ninja -C "$wt/build" -j2 "${targets[@]}" > "$wt/build/ninja.log" 2>&1 ||
         die "build failed at \"$subject\", see $wt/build/ninja.log"
+    built=$(grep -c '^\[' "$wt/build/ninja.log" || true)
+    if $tip_tested && [ "$c" = "$head" ]; then
+        echo "   builds ($built steps, $((SECONDS - t1)) s); tests: those" \
+             "scripts/qemu-test.sh ran on this tree"
+        continue
+    fi
     fw=$wt/build/qemu-bundle/usr/local/share/qemu
     mkdir -p "$fw"
     for f in /usr/share/seabios/* /usr/lib/ipxe/qemu/* /usr/share/qemu/*; do
         [ -e "$fw/${f##*/}" ] || [ -L "$fw/${f##*/}" ] || ln -s "$f" "$fw/"
     done
+    units=
     if [ -x "$wt/build/tests/unit/test-net-rsc" ]; then
-        "$wt/build/tests/unit/test-net-rsc" > /dev/null ||
-            die "test-net-rsc failed at \"$subject\""
+        "$wt/build/tests/unit/test-net-rsc" > "$wt/build/unit.log" 2>&1 ||
+            die "test-net-rsc failed at \"$subject\", see $wt/build/unit.log"
+        units="test-net-rsc passes, "
+    fi
+    if [ -x "$wt/build/tests/qtest/virtio-net-rsc-test" ]; then
+        QTEST_QEMU_BINARY=$wt/build/qemu-system-x86_64 \
+            "$wt/build/tests/qtest/virtio-net-rsc-test" > "$wt/build/rsc-qtest.log" 2>&1 ||
+            die "virtio-net-rsc-test failed at \"$subject\", see $wt/build/rsc-qtest.log"
+        units="${units}virtio-net-rsc-test passes, "
     fi
     QTEST_QEMU_BINARY=$wt/build/qemu-system-x86_64 \
         "$wt/build/tests/qtest/qos-test" -m quick > "$wt/build/qos.log" 2>&1 ||
         die "qos-test failed at \"$subject\", see $wt/build/qos.log"
-    echo "   builds, $(grep -c '^ok ' "$wt/build/qos.log") qos tests pass"
+    echo "   builds ($built steps), ${units}$(grep -c '^ok ' "$wt/build/qos.log")" \
+         "qos tests pass ($((SECONDS - t1)) s)"
 done
-echo "check-bisect: every patch builds and passes its tests"
+echo "check-bisect: all $n patches build and pass their tests ($((SECONDS - t0)) s)"

@@ -23,7 +23,7 @@ PKGS=(
     seabios qemu-system-data ipxe-qemu
     # recording real traces
     tcpdump iproute2 nftables ethtool
-    # docs check (scripts/check-docs.sh)
+    # docs checks (scripts/check-docs.sh, check-qemu-docs.sh)
     python3-sphinx python3-sphinx-rtd-theme
     # benchmark (bench/): DPDK GRO to compare with, flow-scaling plot
     libdpdk-dev gnuplot-nox

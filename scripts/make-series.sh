@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Build the series defined in series/ as git commits on top of the pristine
-# QEMU commit (fixed identity and dates: same inputs, same hashes), check it
-# out as branch "series" in the worktree build/qemu-series, and write
-# `git format-patch` output into patches/ (stale patches removed, unchanged
-# ones left untouched).
+# QEMU commit (fixed identity and dates: same inputs, same hashes), record
+# the tip as refs/rsc/series-tip of build/qemu-pristine (scripts/series.sh
+# formats from there), check it out as branch "series" in the worktree
+# build/qemu-series, and write `git format-patch` output into patches/
+# (stale patches removed, unchanged ones left untouched).
 #
 # A step is a directory series/NN-name/ with
 #   message     commit message (subject, blank line, body, Signed-off-by)
@@ -64,6 +65,8 @@ for step in "$ROOT"/series/[0-9]*/; do
 done
 [ "$nsteps" -gt 0 ] || die "no steps in series/ (series/NN-name/ directories)"
 tip=$parent
+# what scripts/series.sh formats, whatever happens to build/qemu-series
+pgit update-ref refs/rsc/series-tip "$tip"
 
 # patches/: replace only what changed
 out=$ROOT/build/patches.new

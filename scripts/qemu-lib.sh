@@ -21,6 +21,14 @@ export GIT_AUTHOR_DATE="2026-01-01T00:00:00+0000"
 export GIT_COMMITTER_DATE=$GIT_AUTHOR_DATE
 export TZ=UTC LC_ALL=C
 
+# ccache: let the build directories of one QEMU source (build/qemu-src/build,
+# build/qemu-bisect/build, ...) share cached objects.  Paths under build/
+# are hashed relative to the compiler's working directory, and that
+# directory is not hashed (QEMU compiles with -g): a file that is the same
+# in two trees is compiled once.  The price is that debug info may name the
+# build directory that compiled the file first.
+export CCACHE_BASEDIR=$ROOT/build CCACHE_NOHASHDIR=1
+
 die() {
     echo "$(basename "$0"): error: $*" >&2
     exit 1

@@ -18,7 +18,13 @@ bash fuzz/run.sh 60
 echo "== instructions per segment against bench/instructions-baseline.txt"
 bash bench/callgrind-check.sh
 
+echo "== the series: git format-patch with cover letter, checkpatch on every patch"
+bash scripts/series.sh
+
 echo "== QEMU qtests with the series applied"
+# a no-op after setup.sh, unless series/ changed since: then rebuild, so
+# that the tree tested here is the last patch check-bisect.sh builds
+bash scripts/qemu-build.sh > /dev/null
 bash scripts/qemu-test.sh
 
 echo "== patched QEMU under ASan and UBSan: unit test, virtio-net qos tests"
@@ -27,5 +33,11 @@ bash scripts/qemu-asan.sh
 echo "== replay through QEMU vs the engine alone"
 bash scripts/check-replay-ratio.sh
 
+echo "== bisectability: QEMU builds at every patch, and passes its tests"
+bash scripts/check-bisect.sh --tip-tested
+
 echo "== docs: virtio-net-rsc.rst with Sphinx, warnings as errors"
 bash scripts/check-docs.sh
+
+echo "== docs: QEMU's manual (--enable-docs, Sphinx -W) holds and links our page"
+bash scripts/check-qemu-docs.sh
