@@ -1944,7 +1944,6 @@ static void test_migrate_held(void)
 {
     RscFrameSpec d[3][3], single;
     g_autoptr(GPtrArray) held = g_ptr_array_new_with_free_func(pkt_free);
-    g_autoptr(GPtrArray) want = g_ptr_array_new_with_free_func(pkt_free);
     g_autofree uint8_t *big = g_malloc0(NET_RSC_BUF_MAX + 1);
     Ctx src, dst;
     unsigned f, i;
