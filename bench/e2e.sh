@@ -37,22 +37,14 @@ qos=$QBUILD/tests/qtest/qos-test
 
 # stock QEMU: the pristine source, configured like the patched build
 stock_dir=$ROOT/build/qemu-stock
-if [ ! -f "$stock_dir/build.ninja" ]; then
-    mkdir -p "$stock_dir"
-    cfg=$(sed 's/--cc=ccache gcc/"--cc=ccache gcc"/' "$QBUILD/rsc-configure")
-    (cd "$stock_dir" && eval "$ROOT/build/qemu-pristine/configure $cfg" \
-        > configure.log)
-fi
+# the patched build's configure line; quote its one value with a space
+cfg=()
+eval "cfg=($(sed 's/--cc=ccache gcc/"--cc=ccache gcc"/' "$QBUILD/rsc-configure"))"
+qemu_configure "$PRISTINE" "$stock_dir" "${cfg[@]}"
+link_firmware "$stock_dir"
 echo "e2e: building stock qemu-system-x86_64 in build/qemu-stock" >&2
 ninja -C "$stock_dir" qemu-system-x86_64 > "$stock_dir/ninja.log"
 stock=$stock_dir/qemu-system-x86_64
-# the firmware links scripts/qemu-build.sh made for the patched build
-fw=qemu-bundle/usr/local/share/qemu
-mkdir -p "$stock_dir/$fw"
-for f in "$QBUILD/$fw"/*; do
-    [ -e "$stock_dir/$fw/${f##*/}" ] || [ -L "$stock_dir/$fw/${f##*/}" ] ||
-        ln -s "$(readlink -f "$f")" "$stock_dir/$fw/${f##*/}"
-done
 
 out=$ROOT/build/e2e
 mkdir -p "$out"

@@ -27,19 +27,9 @@ cfg=(--python=/usr/bin/python3 --target-list=x86_64-softmmu
      --without-default-features --enable-docs --enable-werror
      --disable-tcg --enable-kvm --disable-user --disable-tools
      --disable-guest-agent --disable-download --disable-install-blobs)
-if [ ! -f "$docs/build.ninja" ] ||
-   [ "$(cat "$docs/rsc-configure" 2>/dev/null)" != "${cfg[*]}" ]; then
-    rm -rf "$docs"
-    mkdir -p "$docs"
-    echo "check-qemu-docs: configure ${cfg[*]}"
-    if ! (cd "$docs" && "$SRC/configure" "${cfg[@]}" > configure.log 2>&1); then
-        tail -30 "$docs/configure.log" >&2
-        die "configure failed, see build/qemu-docs/configure.log"
-    fi
-    grep -qE "Documentation *: *YES" "$docs/configure.log" ||
-        die "configure left the docs off, see build/qemu-docs/configure.log"
-    echo "${cfg[*]}" > "$docs/rsc-configure"
-fi
+qemu_configure "$SRC" "$docs" "${cfg[@]}"
+grep -qE "Documentation *: *YES" "$docs/configure.log" ||
+    die "configure left the docs off, see build/qemu-docs/configure.log"
 grep -q -- "sphinx-build.* -W " "$docs/build.ninja" ||
     die "build.ninja does not run sphinx-build with -W"
 

@@ -58,24 +58,8 @@ cfg=(--python=/usr/bin/python3 --target-list=x86_64-softmmu
      --enable-asan --enable-ubsan --disable-werror
      --extra-cflags=-fno-sanitize-recover=undefined
      "--cc=ccache clang" "--host-cc=clang")
-if [ ! -f "$ABUILD/build.ninja" ] ||
-   [ "$(cat "$ABUILD/rsc-configure" 2>/dev/null)" != "${cfg[*]}" ]; then
-    rm -rf "$ABUILD"
-    mkdir -p "$ABUILD"
-    echo "qemu-asan: configure ${cfg[*]}"
-    if ! (cd "$ABUILD" && "$SRC/configure" "${cfg[@]}" > configure.log 2>&1); then
-        tail -30 "$ABUILD/configure.log" >&2
-        die "configure failed, see build/qemu-asan/configure.log"
-    fi
-    echo "${cfg[*]}" > "$ABUILD/rsc-configure"
-fi
-
-# Firmware for the pc machine, as in qemu-build.sh
-fw=$ABUILD/qemu-bundle/usr/local/share/qemu
-mkdir -p "$fw"
-for f in /usr/share/seabios/* /usr/lib/ipxe/qemu/* /usr/share/qemu/*; do
-    [ -e "$fw/${f##*/}" ] || [ -L "$fw/${f##*/}" ] || ln -s "$f" "$fw/"
-done
+qemu_configure "$SRC" "$ABUILD" "${cfg[@]}"
+link_firmware "$ABUILD"
 
 ninja -C "$ABUILD" build.ninja > "$ABUILD/ninja.log" 2>&1 || {
     tail -30 "$ABUILD/ninja.log" >&2

@@ -61,27 +61,8 @@ cfg=(--python=/usr/bin/python3 --target-list=x86_64-softmmu
      --disable-download --disable-install-blobs --enable-werror
      "--cc=ccache gcc")
 command -v ccache >/dev/null || die "ccache missing: run scripts/deps.sh"
-if [ ! -f "$QBUILD/build.ninja" ] ||
-   [ "$(cat "$QBUILD/rsc-configure" 2>/dev/null)" != "${cfg[*]}" ]; then
-    rm -rf "$QBUILD"
-    mkdir -p "$QBUILD"
-    echo "qemu-build: configure ${cfg[*]}"
-    if ! (cd "$QBUILD" && ../configure "${cfg[@]}" > configure.log 2>&1); then
-        tail -30 "$QBUILD/configure.log" >&2
-        die "configure failed, see build/qemu-src/build/configure.log"
-    fi
-    echo "${cfg[*]}" > "$QBUILD/rsc-configure"
-fi
-
-# Firmware for the pc machine in qtest, from Debian packages
-fw=$QBUILD/qemu-bundle/usr/local/share/qemu
-mkdir -p "$fw"
-for f in /usr/share/seabios/* /usr/lib/ipxe/qemu/* /usr/share/qemu/*; do
-    [ -e "$fw/${f##*/}" ] || [ -L "$fw/${f##*/}" ] || ln -s "$f" "$fw/"
-done
-for f in bios-256k.bin kvmvapic.bin efi-virtio.rom; do
-    [ -e "$fw/$f" ] || die "firmware $f missing: install seabios qemu-system-data ipxe-qemu (scripts/deps.sh)"
-done
+qemu_configure "$SRC" "$QBUILD" "${cfg[@]}"
+link_firmware "$QBUILD"
 
 # Build only what the tests need (build.ninja first: meson may rerun)
 ninja -C "$QBUILD" build.ninja > "$QBUILD/ninja.log" 2>&1 || {

@@ -49,3 +49,36 @@ ensure_worktree() {
     pgit worktree prune
     pgit worktree add -q --detach "$wt" pristine
 }
+
+# Configure QEMU source $1 in build directory $2 with the options after
+# them, unless $2 was configured with exactly these (kept in
+# $2/rsc-configure); a new configure line starts from an empty directory.
+qemu_configure() {
+    local src=$1 dir=$2
+    shift 2
+    if [ -f "$dir/build.ninja" ] &&
+       [ "$(cat "$dir/rsc-configure" 2>/dev/null)" = "$*" ]; then
+        return 0
+    fi
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    echo "$(basename "$0" .sh): configure $*"
+    if ! (cd "$dir" && "$src/configure" "$@" > configure.log 2>&1); then
+        tail -30 "$dir/configure.log" >&2
+        die "configure failed, see ${dir#"$ROOT"/}/configure.log"
+    fi
+    echo "$*" > "$dir/rsc-configure"
+}
+
+# Firmware for the pc machine in qtest, from Debian packages, linked where
+# QEMU build directory $1 looks for it
+link_firmware() {
+    local fw=$1/qemu-bundle/usr/local/share/qemu f
+    mkdir -p "$fw"
+    for f in /usr/share/seabios/* /usr/lib/ipxe/qemu/* /usr/share/qemu/*; do
+        [ -e "$fw/${f##*/}" ] || [ -L "$fw/${f##*/}" ] || ln -s "$f" "$fw/"
+    done
+    for f in bios-256k.bin kvmvapic.bin efi-virtio.rom; do
+        [ -e "$fw/$f" ] || die "firmware $f missing: install seabios qemu-system-data ipxe-qemu (scripts/deps.sh)"
+    done
+}
