@@ -2508,23 +2508,35 @@ static void rsc_mq_cleanup(void *opaque)
     g_free(a);
 }
 
-static void *rsc_mq_setup(GString *cmd_line, void *arg)
+/*
+ * A tap backend with @queues (1 or 2) queues; with 0 queues, or if no tap
+ * can be made, a socket netdev: the test skips, QEMU still needs a netdev.
+ */
+static RscMqArgs *rsc_tap_args(GString *cmd_line, int queues)
 {
     RscMqArgs *a = g_new(RscMqArgs, 1);
 
     a->tap[0] = a->tap[1] = a->sv[0] = a->sv[1] = a->pkt = -1;
-    if (tap_open(a, 2)) {
+    if (queues == 2 && tap_open(a, 2)) {
         g_string_append_printf(cmd_line,
                                " -netdev tap,id=hs0,fds=%d:%d,vhost=off ",
                                a->tap[0], a->tap[1]);
+    } else if (queues == 1 && tap_open(a, 1)) {
+        g_string_append_printf(cmd_line,
+                               " -netdev tap,id=hs0,fd=%d,vhost=off ",
+                               a->tap[0]);
     } else {
-        /* the test skips; QEMU still needs its netdev */
         g_assert_cmpint(socketpair(PF_UNIX, SOCK_STREAM, 0, a->sv), !=, -1);
         g_string_append_printf(cmd_line, " -netdev socket,fd=%d,id=hs0 ",
                                a->sv[1]);
     }
     g_test_queue_destroy(rsc_mq_cleanup, a);
     return a;
+}
+
+static void *rsc_mq_setup(GString *cmd_line, void *arg)
+{
+    return rsc_tap_args(cmd_line, 2);
 }
 
 static void test_two_queues(void *obj, void *data, QGuestAllocator *alloc)
@@ -2659,20 +2671,7 @@ static void *rsc_buffered_setup(GString *cmd_line, void *arg)
  */
 static void *rsc_tap_setup(GString *cmd_line, void *arg)
 {
-    RscMqArgs *a = g_new(RscMqArgs, 1);
-
-    a->tap[0] = a->tap[1] = a->sv[0] = a->sv[1] = a->pkt = -1;
-    if (g_getenv("RSC_E2E_TRACES") && tap_open(a, 1)) {
-        g_string_append_printf(cmd_line,
-                               " -netdev tap,id=hs0,fd=%d,vhost=off ",
-                               a->tap[0]);
-    } else {
-        g_assert_cmpint(socketpair(PF_UNIX, SOCK_STREAM, 0, a->sv), !=, -1);
-        g_string_append_printf(cmd_line, " -netdev socket,fd=%d,id=hs0 ",
-                               a->sv[1]);
-    }
-    g_test_queue_destroy(rsc_mq_cleanup, a);
-    return a;
+    return rsc_tap_args(cmd_line, g_getenv("RSC_E2E_TRACES") ? 1 : 0);
 }
 
 static void test_e2e(void *obj, void *data, QGuestAllocator *alloc)
