@@ -5,10 +5,13 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * See include/net/rsc.h for the model and the output contract.  The rules
- * follow Microsoft's RSC rules for what may join a coalesced unit; PSH is
- * ORed into the unit and makes it due at the next clock tick, so that a
- * receive burst still coalesces, as Linux GRO flushes at the end of a poll.
+ * See include/net/rsc.h for the model and the output contract.  In
+ * NET_RSC_MODE_RSC_EXT the rules follow Microsoft's RSC rules for what may
+ * join a coalesced unit; PSH is ORed into the unit and makes it due at the
+ * next clock tick, so that a receive burst still coalesces, as Linux GRO
+ * flushes at the end of a poll.  NET_RSC_MODE_GSO adds the conditions
+ * that make a unit re-segment into the very segments fed
+ * (rsc_resegmentable()).
  */
 
 #include "qemu/osdep.h"
@@ -529,7 +532,7 @@ static void rsc_release(NetRscEngine *e, NetRscChain *c)
 }
 
 /* Rewrite the headers of a unit that absorbed more than its first frame */
-static void rsc_build_coalesced(NetRscChain *c)
+static void rsc_build_coalesced(NetRscChain *c, NetRscMode mode)
 {
     uint8_t *ip = c->buf + RSC_ETH_HLEN;
     uint8_t *tcp = c->buf + c->l4;
@@ -554,20 +557,27 @@ static void rsc_build_coalesced(NetRscChain *c)
         stl_be_p(c->buf + c->ts, c->tsval);
         stl_be_p(c->buf + c->ts + 4, c->tsecr);
     }
-    stw_be_p(tcp + 16, 0);
-    sum = rsc_pseudo_sum(ip, c->ipv6, l4_len);
-    sum += rsc_sum(tcp, c->data - c->l4);
-    sum = rsc_sum_at(sum, rsc_fold(c->payload_sum), c->data - c->l4);
-    stw_be_p(tcp + 16, ~rsc_fold(sum));
-
     c->out_hdr = (NetRscHdr) {
-        .flags = NET_RSC_F_NEEDS_CSUM | NET_RSC_F_RSC_INFO,
         .gso_type = c->ipv6 ? NET_RSC_GSO_TCPV6 : NET_RSC_GSO_TCPV4,
         .hdr_len = c->data,
         .gso_size = c->mss,
-        .segments = c->segments,
-        .dup_acks = c->dup_acks,
     };
+    sum = rsc_pseudo_sum(ip, c->ipv6, l4_len);
+    if (mode == NET_RSC_MODE_GSO) {
+        /* a partial checksum, as NEEDS_CSUM with csum_start means */
+        stw_be_p(tcp + 16, rsc_fold(sum));
+        c->out_hdr.flags = NET_RSC_F_NEEDS_CSUM;
+        c->out_hdr.csum_start = c->l4;
+        c->out_hdr.csum_offset = 16;
+        return;
+    }
+    stw_be_p(tcp + 16, 0);
+    sum += rsc_sum(tcp, c->data - c->l4);
+    sum = rsc_sum_at(sum, rsc_fold(c->payload_sum), c->data - c->l4);
+    stw_be_p(tcp + 16, ~rsc_fold(sum));
+    c->out_hdr.flags = NET_RSC_F_NEEDS_CSUM | NET_RSC_F_RSC_INFO;
+    c->out_hdr.segments = c->segments;
+    c->out_hdr.dup_acks = c->dup_acks;
 }
 
 /* Append a finished packet to the output queue */
@@ -589,7 +599,7 @@ static void rsc_close(NetRscEngine *e, NetRscChain *c)
 {
     rsc_unlink(e, c);
     if (c->merged) {
-        rsc_build_coalesced(c);
+        rsc_build_coalesced(c, e->cfg.mode);
         if (c->segments > 1) {
             e->stats.coalesce_events++;
             e->stats.coalesced_pkts += c->segments;
@@ -756,6 +766,29 @@ static bool rsc_same_headers(const NetRscChain *c, const RscSeg *s)
            a[RSC_ETH_HLEN + 6] == b[RSC_ETH_HLEN + 6];
 }
 
+/*
+ * GSO mode: the guest learns nothing but gso_size from the header, and
+ * its segmentation copies the first segment's headers into every piece,
+ * counts the IPv4 ID up by one and cuts gso_size-byte pieces.  Data
+ * segment @s may join only if that gives it back unchanged.
+ */
+static bool rsc_resegmentable(const NetRscChain *c, const RscSeg *s)
+{
+    const uint8_t *ip = s->frame + RSC_ETH_HLEN;
+    const uint8_t *first = c->buf + RSC_ETH_HLEN;
+    size_t opt = c->l4 + RSC_TCP_HLEN;
+
+    if (s->end - s->data > c->mss || s->ack != c->ack || s->win != c->win ||
+        memcmp(c->buf + opt, s->frame + opt, c->data - opt)) {
+        return false;
+    }
+    if (c->ipv6) {
+        return ip[7] == first[7];
+    }
+    return ip[8] == first[8] &&
+           lduw_be_p(ip + 4) == (uint16_t)(lduw_be_p(first + 4) + c->segments);
+}
+
 static RscJoin rsc_join(NetRscEngine *e, NetRscChain *c, const RscSeg *s)
 {
     uint32_t payload = s->end - s->data;
@@ -769,6 +802,15 @@ static RscJoin rsc_join(NetRscEngine *e, NetRscChain *c, const RscSeg *s)
     }
     if (!rsc_same_headers(c, s)) {
         return RSC_NO_JOIN;
+    }
+    if (e->cfg.mode == NET_RSC_MODE_GSO) {
+        if (!payload) {
+            /* nowhere to count a duplicate ACK: the guest must see it */
+            return RSC_NOT_SAME;
+        }
+        if (!rsc_resegmentable(c, s)) {
+            return RSC_NO_JOIN;
+        }
     }
     if (s->seq != c->next_seq || rsc_seq_diff(s->ack, c->ack) < 0) {
         return payload ? RSC_NO_JOIN : RSC_NOT_SAME;
@@ -825,6 +867,27 @@ static RscJoin rsc_join(NetRscEngine *e, NetRscChain *c, const RscSeg *s)
     return RSC_JOINED;
 }
 
+/*
+ * @s just joined or started unit @c.  PSH asks for prompt delivery; in GSO
+ * mode nothing may follow it, nor a segment shorter than gso_size, since
+ * the guest's segmentation puts them last.
+ */
+static void rsc_joined(NetRscEngine *e, NetRscChain *c, const RscSeg *s,
+                       int64_t now)
+{
+    bool push = s->tcp_flags & RSC_TCP_PSH;
+
+    if (e->cfg.mode == NET_RSC_MODE_GSO) {
+        if (push || s->end - s->data < c->mss) {
+            rsc_close(e, c);
+            /* if the guest refuses, the engine stalls: the frame is taken */
+            rsc_drain(e);
+        }
+    } else if (push) {
+        rsc_due_soon(e, c, now);
+    }
+}
+
 /* Deliver @s alone, after the queue; false if refused */
 static bool rsc_deliver_seg(NetRscEngine *e, const RscSeg *s)
 {
@@ -861,9 +924,7 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
     if (cls == RSC_CANDIDATE && c) {
         switch (rsc_join(e, c, &s)) {
         case RSC_JOINED:
-            if (s.tcp_flags & RSC_TCP_PSH) {
-                rsc_due_soon(e, c, now_ns);
-            }
+            rsc_joined(e, c, &s, now_ns);
             return rsc_taken(e);
         case RSC_TOO_BIG:
             e->stats.size_limit++;
@@ -895,9 +956,7 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
             }
         }
         if (rsc_start(e, &s, now_ns)) {
-            if (s.tcp_flags & RSC_TCP_PSH) {
-                rsc_due_soon(e, &e->chains[e->newest], now_ns);
-            }
+            rsc_joined(e, &e->chains[e->newest], &s, now_ns);
             return rsc_taken(e);
         }
         s.abort = true;
@@ -935,6 +994,11 @@ void net_rsc_set_protocols(NetRscEngine *e, bool ipv4, bool ipv6)
 {
     e->ipv4 = ipv4;
     e->ipv6 = ipv6;
+}
+
+void net_rsc_set_mode(NetRscEngine *e, NetRscMode mode)
+{
+    e->cfg.mode = mode;
 }
 
 void net_rsc_poll(NetRscEngine *e, int64_t now_ns)
@@ -1055,8 +1119,9 @@ NetRscEngine *net_rsc_new(const NetRscConfig *cfg)
     uint32_t nbuckets = 1;
     uint32_t i;
 
-    if (!cfg->deliver || cfg->max_flows < 1 ||
-        cfg->max_flows > NET_RSC_MAX_FLOWS || cfg->interval_ns < 0) {
+    if (!cfg->deliver || cfg->mode > NET_RSC_MODE_GSO ||
+        cfg->max_flows < 1 || cfg->max_flows > NET_RSC_MAX_FLOWS ||
+        cfg->interval_ns < 0) {
         return NULL;
     }
     while (nbuckets < cfg->max_flows * 2) {

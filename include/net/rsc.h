@@ -70,6 +70,25 @@
  * though NEEDS_CSUM is set (the spec requires NEEDS_CSUM with a GSO type,
  * and RSC_INFO reuses the fields that would locate a partial checksum).
  *
+ * In NET_RSC_MODE_GSO (a guest that negotiated GUEST_TSO4/6 and GUEST_CSUM
+ * but not RSC_EXT) the engine instead follows Linux GRO's rules, so that a
+ * guest that forwards a coalesced packet re-segments it into exactly the
+ * segments fed: only data segments join; ACK, window, TCP options, TTL or
+ * hop limit must equal the unit's; the IPv4 ID must count up by one per
+ * segment; every segment but the last carries gso_size bytes, and a
+ * shorter segment or one with PSH ends the unit at once.  Duplicate ACKs
+ * and window updates go out on their own.  A coalesced packet then has
+ *   flags       NET_RSC_F_NEEDS_CSUM
+ *   gso_type    NET_RSC_GSO_TCPV4 or NET_RSC_GSO_TCPV6
+ *   gso_size    the payload of its first segment
+ *   hdr_len     Ethernet + IP + TCP header bytes
+ *   csum_start  offset of the TCP header
+ *   csum_offset 16, the TCP checksum field
+ * and its TCP checksum field holds the folded pseudo-header sum (not
+ * complemented), as the virtio spec asks of a device that sets NEEDS_CSUM
+ * and as a sending stack leaves it for checksum offload: the guest may
+ * trust the packet, and re-segmentation computes correct checksums.
+ *
  * Checksums
  * ---------
  * A segment joins only if its IPv4 header checksum is valid and its TCP
@@ -131,7 +150,14 @@ typedef struct NetRscHdr {
 typedef bool NetRscDeliverFunc(void *opaque, const NetRscHdr *hdr,
                                const uint8_t *frame, size_t len);
 
+/* What the guest accepts, and so which rules decide what joins a unit */
+typedef enum NetRscMode {
+    NET_RSC_MODE_RSC_EXT,   /* Microsoft's RSC rules, counts in RSC_INFO */
+    NET_RSC_MODE_GSO,       /* Linux GRO's rules: plain GSO packets */
+} NetRscMode;
+
 typedef struct NetRscConfig {
+    NetRscMode mode;
     uint32_t max_flows;     /* units held at once, 1..NET_RSC_MAX_FLOWS */
     int64_t interval_ns;    /* longest wait of a unit, >= 0 */
     uint32_t hash_seed;     /* flow hash key; random in production */
@@ -182,6 +208,9 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
  * disabled version bypass the engine; the caller flushes before disabling.
  */
 void net_rsc_set_protocols(NetRscEngine *e, bool ipv4, bool ipv6);
+
+/* Switch rules (NetRscMode); the caller flushes first. */
+void net_rsc_set_mode(NetRscEngine *e, NetRscMode mode);
 
 /* Close every unit whose interval has expired at @now_ns and deliver. */
 void net_rsc_poll(NetRscEngine *e, int64_t now_ns);

@@ -481,3 +481,52 @@ bool rsc_frame_parse(const uint8_t *f, size_t len, RscFrameInfo *info)
     info->tcp_csum_ok = rsc_csum_fold(sum) == 0xffff;
     return true;
 }
+
+GPtrArray *rsc_frame_gso_split(const uint8_t *pkt, size_t len,
+                               size_t gso_size)
+{
+    GPtrArray *segs = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)g_byte_array_unref);
+    RscFrameInfo info;
+    size_t hlen, off;
+    unsigned i;
+
+    if (!rsc_frame_parse(pkt, len, &info) || gso_size == 0) {
+        return segs;
+    }
+    hlen = info.payload_off;
+    for (i = 0, off = 0; off < info.payload_len; i++, off += gso_size) {
+        size_t piece = MIN(gso_size, info.payload_len - off);
+        bool last = off + piece == info.payload_len;
+        GByteArray *s = g_byte_array_sized_new(hlen + piece);
+        uint8_t *ip, *th;
+        uint64_t sum;
+
+        g_byte_array_append(s, pkt, hlen);
+        g_byte_array_append(s, pkt + hlen + off, piece);
+        ip = s->data + info.l3_off;
+        th = s->data + info.l4_off;
+        if (info.ip_version == 4) {
+            put16(ip + 2, hlen - info.l3_off + piece);
+            put16(ip + 4, get16(ip + 4) + i);
+            rsc_frame_ipv4_fix_csum(s->data, info.l3_off);
+        } else {
+            put16(ip + 4, hlen - info.l3_off - 40 + piece);
+        }
+        put32(th + 4, info.seq + off);
+        if (!last) {
+            th[13] &= ~(RSC_TCP_FIN | RSC_TCP_PSH);
+        }
+        if (i) {
+            th[13] &= ~RSC_TCP_CWR;
+        }
+        put16(th + 16, 0);
+        sum = rsc_csum_pseudo(info.ip_version, info.src, info.dst,
+                              RSC_IPPROTO_TCP, hlen - info.l4_off + piece);
+        put16(th + 16, ~rsc_csum_fold(rsc_csum_add(sum, th,
+                                                   hlen - info.l4_off +
+                                                   piece)));
+        g_ptr_array_add(segs, s);
+    }
+    return segs;
+}

@@ -185,4 +185,16 @@ typedef struct RscFrameInfo {
  */
 bool rsc_frame_parse(const uint8_t *f, size_t len, RscFrameInfo *info);
 
+/*
+ * Cut GSO packet @pkt (no Ethernet padding) into the TCP segments a
+ * guest's segmentation makes of it, as Linux's TCP GSO does: the headers
+ * copied in front of each @gso_size-byte piece of payload, the sequence
+ * number advanced, the IPv4 ID counted up by one per piece, lengths and
+ * checksums recomputed (the packet's own TCP checksum field is ignored),
+ * FIN and PSH kept on the last piece only, CWR on the first only.
+ * Returns the segments as GByteArrays; none if @pkt is no TCP packet.
+ */
+GPtrArray *rsc_frame_gso_split(const uint8_t *pkt, size_t len,
+                               size_t gso_size);
+
 #endif

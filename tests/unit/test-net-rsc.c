@@ -67,9 +67,11 @@ static bool deliver_cb(void *opaque, const NetRscHdr *hdr,
     return true;
 }
 
-static void ctx_init(Ctx *c, uint32_t max_flows, int64_t interval)
+static void ctx_init_mode(Ctx *c, NetRscMode mode, uint32_t max_flows,
+                          int64_t interval)
 {
     NetRscConfig cfg = {
+        .mode = mode,
         .max_flows = max_flows,
         .interval_ns = interval,
         .hash_seed = 0x5eed1234,
@@ -84,6 +86,11 @@ static void ctx_init(Ctx *c, uint32_t max_flows, int64_t interval)
     g_assert_cmpint(net_rsc_deadline(c->e), ==, INT64_MAX);
     g_assert_cmpuint(net_rsc_pending(c->e), ==, 0);
     g_assert_false(net_rsc_stalled(c->e));
+}
+
+static void ctx_init(Ctx *c, uint32_t max_flows, int64_t interval)
+{
+    ctx_init_mode(c, NET_RSC_MODE_RSC_EXT, max_flows, interval);
 }
 
 static void ctx_cleanup(Ctx *c)
@@ -2307,6 +2314,10 @@ static void test_config(void)
     cfg.deliver = NULL;
     g_assert_null(net_rsc_new(&cfg));
 
+    cfg = ok;
+    cfg.mode = NET_RSC_MODE_GSO + 1;
+    g_assert_null(net_rsc_new(&cfg));
+
     /* the limits themselves are valid */
     cfg = ok;
     cfg.max_flows = 1;
@@ -2477,6 +2488,353 @@ static void test_malformed(void)
     ctx_cleanup(&c);
 }
 
+/*
+ * GSO mode: plain GSO packets that the guest re-segments into exactly the
+ * frames fed
+ */
+
+#define GSO_SEGS    4
+
+static void unref_frame(gpointer p)
+{
+    g_byte_array_unref(p);
+}
+
+/*
+ * Everything delivered, each GSO packet cut as the guest's segmentation
+ * cuts it, is the frames @fed in order, byte for byte; and every GSO
+ * packet carries the partial checksum NEEDS_CSUM promises.
+ */
+static void assert_resegments(Ctx *c, GPtrArray *fed)
+{
+    g_autoptr(GPtrArray) got = g_ptr_array_new_with_free_func(unref_frame);
+    guint i, j;
+
+    for (i = 0; i < c->out->len; i++) {
+        Pkt *p = out_pkt(c, i);
+        g_autoptr(GPtrArray) segs = NULL;
+        RscFrameInfo info;
+        const uint8_t *th;
+
+        if (p->hdr.gso_type == NET_RSC_GSO_NONE) {
+            g_ptr_array_add(got, g_byte_array_ref(p->data));
+            continue;
+        }
+        g_assert_true(rsc_frame_parse(p->data->data, p->data->len, &info));
+        g_assert_cmpuint(p->hdr.gso_type, ==, info.ip_version == 4 ?
+                         NET_RSC_GSO_TCPV4 : NET_RSC_GSO_TCPV6);
+        g_assert_cmpuint(p->hdr.flags, ==, NET_RSC_F_NEEDS_CSUM);
+        g_assert_cmpuint(p->hdr.csum_start, ==, info.l4_off);
+        g_assert_cmpuint(p->hdr.csum_offset, ==, 16);
+        g_assert_cmpuint(p->hdr.hdr_len, ==, info.payload_off);
+        g_assert_cmpuint(p->hdr.segments, ==, 0);
+        g_assert_cmpuint(p->hdr.dup_acks, ==, 0);
+        g_assert_true(info.ip_csum_ok);
+        th = p->data->data + info.l4_off;
+        g_assert_cmphex(th[16] << 8 | th[17], ==,
+                        rsc_csum_fold(rsc_csum_pseudo(info.ip_version,
+                                                      info.src, info.dst,
+                                                      RSC_IPPROTO_TCP,
+                                                      info.ip_len -
+                                                      (info.l4_off -
+                                                       info.l3_off))));
+        segs = rsc_frame_gso_split(p->data->data, p->data->len,
+                                   p->hdr.gso_size);
+        g_assert_cmpuint(segs->len, >=, 2);
+        for (j = 0; j < segs->len; j++) {
+            g_ptr_array_add(got,
+                            g_byte_array_ref(g_ptr_array_index(segs, j)));
+        }
+    }
+    g_assert_cmpuint(got->len, ==, fed->len);
+    for (i = 0; i < fed->len; i++) {
+        assert_bytes(g_ptr_array_index(got, i), g_ptr_array_index(fed, i));
+    }
+}
+
+/* Segment @i of one flow as one sender sends them: equal headers */
+static void gso_spec(RscFrameSpec *s, int ipv, unsigned i)
+{
+    rsc_frame_spec_init(s, ipv, 0);
+    s->seq += i * MSS;
+    s->payload_len = MSS;
+    s->ts = true;
+    s->ip_id += i;
+}
+
+typedef struct GsoCase {
+    const char *name;
+    int ipv;
+    /* change segment @i of GSO_SEGS; the next one follows on in sequence */
+    void (*tweak)(RscFrameSpec *s, unsigned i);
+    unsigned pkts;      /* packets delivered */
+} GsoCase;
+
+static void gso_same(RscFrameSpec *s, unsigned i)
+{
+}
+
+static void gso_ack_advance(RscFrameSpec *s, unsigned i)
+{
+    s->ack += i >= 2 ? 1000 : 0;
+}
+
+static void gso_window(RscFrameSpec *s, unsigned i)
+{
+    s->window += i >= 2 ? 1 : 0;
+}
+
+static void gso_tsval(RscFrameSpec *s, unsigned i)
+{
+    s->tsval += i >= 2 ? 1 : 0;
+}
+
+static void gso_tsecr(RscFrameSpec *s, unsigned i)
+{
+    s->tsecr += i >= 2 ? 1 : 0;
+}
+
+static void gso_ttl(RscFrameSpec *s, unsigned i)
+{
+    s->ttl -= i >= 2 ? 1 : 0;
+}
+
+static void gso_ip_id_jump(RscFrameSpec *s, unsigned i)
+{
+    s->ip_id += i >= 2 ? 100 : 0;
+}
+
+static void gso_ip_id_fixed(RscFrameSpec *s, unsigned i)
+{
+    s->ip_id -= i;
+}
+
+static void gso_flow_label(RscFrameSpec *s, unsigned i)
+{
+    s->flow_label ^= i >= 2 ? 1 : 0;
+}
+
+static void gso_options(RscFrameSpec *s, unsigned i)
+{
+    s->ts = i < 2;
+}
+
+static void gso_larger(RscFrameSpec *s, unsigned i)
+{
+    s->payload_len += i == 2 ? 8 : 0;
+}
+
+static void gso_short(RscFrameSpec *s, unsigned i)
+{
+    s->payload_len = i == 1 ? 100 : s->payload_len;
+}
+
+static void gso_psh(RscFrameSpec *s, unsigned i)
+{
+    s->tcp_flags |= i == 1 ? RSC_TCP_PSH : 0;
+}
+
+static void gso_psh_first(RscFrameSpec *s, unsigned i)
+{
+    s->tcp_flags |= i == 0 ? RSC_TCP_PSH : 0;
+}
+
+static void gso_dup_ack(RscFrameSpec *s, unsigned i)
+{
+    s->payload_len = i == 2 ? 0 : s->payload_len;
+}
+
+static void gso_fin(RscFrameSpec *s, unsigned i)
+{
+    s->tcp_flags |= i == 3 ? RSC_TCP_FIN : 0;
+}
+
+static void gso_ce(RscFrameSpec *s, unsigned i)
+{
+    s->tos |= i >= 2 ? 3 : 2;
+}
+
+static const GsoCase gso_cases[] = {
+    { "ipv4/same", 4, gso_same, 1 },
+    { "ipv6/same", 6, gso_same, 1 },
+    { "ipv4/ack-advance", 4, gso_ack_advance, 2 },
+    { "ipv6/window", 6, gso_window, 2 },
+    { "ipv4/tsval", 4, gso_tsval, 2 },
+    { "ipv6/tsecr", 6, gso_tsecr, 2 },
+    { "ipv4/ttl", 4, gso_ttl, 2 },
+    { "ipv6/hop-limit", 6, gso_ttl, 2 },
+    { "ipv4/id-jump", 4, gso_ip_id_jump, 2 },
+    { "ipv4/id-fixed", 4, gso_ip_id_fixed, 4 },
+    { "ipv6/flow-label", 6, gso_flow_label, 2 },
+    { "ipv4/options", 4, gso_options, 2 },
+    { "ipv4/larger", 4, gso_larger, 2 },
+    { "ipv6/short", 6, gso_short, 2 },
+    { "ipv4/psh", 4, gso_psh, 2 },
+    { "ipv4/psh-first", 4, gso_psh_first, 2 },
+    { "ipv4/dup-ack", 4, gso_dup_ack, 3 },
+    { "ipv6/fin", 6, gso_fin, 2 },
+    { "ipv4/ce", 4, gso_ce, 3 },
+};
+
+static void test_gso_case(gconstpointer opaque)
+{
+    const GsoCase *gc = opaque;
+    g_autoptr(GPtrArray) fed = g_ptr_array_new_with_free_func(unref_frame);
+    uint32_t seq = RSC_FRAME_ISN(0);
+    Ctx c;
+    unsigned i;
+
+    ctx_init_mode(&c, NET_RSC_MODE_GSO, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < GSO_SEGS; i++) {
+        RscFrameSpec s;
+        GByteArray *f;
+
+        gso_spec(&s, gc->ipv, i);
+        gc->tweak(&s, i);
+        s.seq = seq;
+        seq += s.payload_len;
+        f = rsc_frame_build(&s);
+        g_ptr_array_add(fed, g_byte_array_ref(f));
+        feed(&c, &hdr_zero, f, T0 + i);
+    }
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, gc->pkts);
+    assert_resegments(&c, fed);
+    g_assert_cmpuint(stats(&c)->dup_acks, ==, 0);
+    g_assert_cmpuint(stats(&c)->window_updates, ==, 0);
+    ctx_cleanup(&c);
+}
+
+/* The coalesced packet byte for byte, and PSH delivering it at once */
+static void test_gso_packet(void)
+{
+    g_autoptr(GByteArray) exp_frame = NULL;
+    RscFrameSpec s, exp;
+    Ctx c;
+    unsigned i;
+
+    ctx_init_mode(&c, NET_RSC_MODE_GSO, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < GSO_SEGS; i++) {
+        gso_spec(&s, 4, i);
+        if (i == GSO_SEGS - 1) {
+            s.tcp_flags |= RSC_TCP_PSH;
+        }
+        feed_spec(&c, &hdr_zero, &s, T0 + i);
+    }
+    /* no timer needed: nothing can follow a PSH segment */
+    g_assert_cmpuint(c.out->len, ==, 1);
+    g_assert_cmpuint(net_rsc_pending(c.e), ==, 0);
+    g_assert_cmpint(net_rsc_deadline(c.e), ==, INT64_MAX);
+
+    gso_spec(&exp, 4, 0);
+    exp.payload_len = GSO_SEGS * MSS;
+    exp.tcp_flags |= RSC_TCP_PSH;
+    exp.l4_csum = RSC_CSUM_PARTIAL;
+    exp_frame = rsc_frame_build(&exp);
+    assert_bytes(out_pkt(&c, 0)->data, exp_frame);
+    assert_hdr(&out_pkt(&c, 0)->hdr, &(NetRscHdr) {
+        .flags = NET_RSC_F_NEEDS_CSUM,
+        .gso_type = NET_RSC_GSO_TCPV4,
+        .hdr_len = rsc_frame_hdr_len(&exp),
+        .gso_size = MSS,
+        .csum_start = rsc_frame_l4_offset(&exp),
+        .csum_offset = 16,
+    });
+    assert_stats(&c, &(NetRscStats) {
+        .received = GSO_SEGS,
+        .coalesced_pkts = GSO_SEGS,
+        .coalesced_octets = GSO_SEGS * MSS,
+        .coalesce_events = 1,
+        .delivered = 1,
+    });
+    ctx_cleanup(&c);
+}
+
+/* The guest refuses the packet a PSH segment closed: held, then resumed */
+static void test_gso_refuse(void)
+{
+    g_autoptr(GPtrArray) fed = g_ptr_array_new_with_free_func(unref_frame);
+    RscFrameSpec s;
+    GByteArray *f;
+    Ctx c;
+
+    ctx_init_mode(&c, NET_RSC_MODE_GSO, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    gso_spec(&s, 6, 0);
+    f = rsc_frame_build(&s);
+    g_ptr_array_add(fed, g_byte_array_ref(f));
+    feed(&c, &hdr_zero, f, T0);
+    gso_spec(&s, 6, 1);
+    s.tcp_flags |= RSC_TCP_PSH;
+    f = rsc_frame_build(&s);
+    g_ptr_array_add(fed, g_byte_array_ref(f));
+    c.refuse = true;
+    feed(&c, &hdr_zero, f, T0);
+    g_assert_true(net_rsc_stalled(c.e));
+    g_assert_cmpuint(c.refusals, ==, 1);
+
+    /* the next frame waits, the coalesced packet goes first */
+    gso_spec(&s, 6, 2);
+    f = rsc_frame_build(&s);
+    g_assert_cmpint(receive(&c, &hdr_zero, f, T0), ==, NET_RSC_STALLED);
+    g_assert_false(net_rsc_resume(c.e));
+    c.refuse = false;
+    g_assert_true(net_rsc_resume(c.e));
+    g_ptr_array_add(fed, g_byte_array_ref(f));
+    feed(&c, &hdr_zero, f, T0);
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 2);
+    assert_resegments(&c, fed);
+    ctx_cleanup(&c);
+}
+
+/* Switching rules at run time: what a duplicate ACK does tells them apart */
+static void test_gso_set_mode(void)
+{
+    RscFrameSpec s, ack;
+    Ctx c;
+    unsigned round;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (round = 0; round < 2; round++) {
+        guint before = c.out->len;
+
+        gso_spec(&s, 4, 2 * round);
+        feed_spec(&c, &hdr_zero, &s, T0);
+        gso_spec(&s, 4, 2 * round + 1);
+        feed_spec(&c, &hdr_zero, &s, T0);
+        pure_ack_spec(&ack, &s);
+        feed_spec(&c, &hdr_zero, &ack, T0);
+        net_rsc_flush(c.e);
+        if (round == 0) {
+            /* RSC_EXT: the duplicate ACK is counted in the packet */
+            g_assert_cmpuint(c.out->len - before, ==, 1);
+            g_assert_cmpuint(out_pkt(&c, before)->hdr.dup_acks, ==, 1);
+            net_rsc_set_mode(c.e, NET_RSC_MODE_GSO);
+        } else {
+            /* GSO: it goes to the guest as it came */
+            g_assert_cmpuint(c.out->len - before, ==, 2);
+            g_assert_cmpuint(out_pkt(&c, before)->hdr.flags, ==,
+                             NET_RSC_F_NEEDS_CSUM);
+            assert_single(out_pkt(&c, before + 1), &hdr_zero, &ack);
+        }
+    }
+    ctx_cleanup(&c);
+}
+
+static void add_gso_cases(void)
+{
+    size_t i;
+
+    for (i = 0; i < G_N_ELEMENTS(gso_cases); i++) {
+        g_autofree char *path = g_strdup_printf("/net/rsc/gso/%s",
+                                                gso_cases[i].name);
+        g_test_add_data_func(path, &gso_cases[i], test_gso_case);
+    }
+    g_test_add_func("/net/rsc/gso/packet", test_gso_packet);
+    g_test_add_func("/net/rsc/gso/refuse", test_gso_refuse);
+    g_test_add_func("/net/rsc/gso/set-mode", test_gso_set_mode);
+}
+
 static void add_fin_cases(void)
 {
     unsigned i;
@@ -2578,6 +2936,7 @@ int main(int argc, char **argv)
     g_test_add_func("/net/rsc/purge/all", test_purge);
     g_test_add_func("/net/rsc/flush/all", test_flush);
     g_test_add_func("/net/rsc/config", test_config);
+    add_gso_cases();
     g_test_add_func("/net/rsc/malformed", test_malformed);
 
     return g_test_run();
