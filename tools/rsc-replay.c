@@ -11,6 +11,9 @@
  * a connection), that the delivered payload bytes and sequence numbers are
  * those fed in, in the same order, and that every coalesced packet has the
  * headers and virtio-net header fields that include/net/rsc.h promises.
+ * With --mode gso it also cuts every coalesced packet as a guest's TCP
+ * segmentation would and checks that it gets back the fed frames, byte
+ * for byte.
  */
 
 #include "qemu/osdep.h"
@@ -55,6 +58,7 @@ typedef struct SegRec {
     uint32_t seq;
     uint32_t len;
     bool used;                  /* zero-length: matched a delivered packet */
+    GByteArray *frame;          /* --mode gso: the frame, without padding */
 } SegRec;
 
 typedef struct Flow {
@@ -75,6 +79,7 @@ typedef struct Flow {
 
 typedef struct Replay {
     /* options */
+    NetRscMode mode;
     int64_t interval_ns;
     int max_flows;
     int64_t refuse_every;
@@ -96,9 +101,10 @@ typedef struct Replay {
     uint64_t non_tcp_out;
     uint64_t zero_out;
     uint64_t data_out;
-    uint64_t rsc_info_out;
+    uint64_t rsc_info_out;      /* or, with --mode gso, GSO packets */
     uint64_t coal_events;       /* RSC_INFO packets of >= 2 segments */
     uint64_t coal_segs;
+    uint64_t coal_segs_seen;    /* segments of coalesced packets so far */
     uint64_t coal_octets;
     uint64_t hdr_dup_acks;
     uint64_t attempts;          /* calls of the delivery callback */
@@ -242,6 +248,15 @@ static char *flow_name(const RscFlowKey *k)
     return g_strdup_printf("%s:%u>%s:%u", src, k->sport, dst, k->dport);
 }
 
+static void seg_rec_clear(gpointer p)
+{
+    SegRec *rec = p;
+
+    if (rec->frame) {
+        g_byte_array_unref(rec->frame);
+    }
+}
+
 static void flow_free(gpointer p)
 {
     Flow *f = p;
@@ -262,6 +277,7 @@ static Flow *flow_get(Replay *r, const RscFlowKey *k)
         f->name = flow_name(k);
         f->pend = g_byte_array_new();
         f->recs = g_array_new(FALSE, FALSE, sizeof(SegRec));
+        g_array_set_clear_func(f->recs, seg_rec_clear);
         g_hash_table_insert(r->flows, &f->key, f);
         g_ptr_array_add(r->flow_list, f);
     }
@@ -294,6 +310,10 @@ static void replay_input(Replay *r, const PcapFrame *fr)
     rec.pos = f->in_pos;
     rec.seq = t.seq;
     rec.len = t.payload_len;
+    if (r->mode == NET_RSC_MODE_GSO) {
+        rec.frame = g_byte_array_sized_new(ETH_HLEN + t.ip_len);
+        g_byte_array_append(rec.frame, fr->data, ETH_HLEN + t.ip_len);
+    }
     g_array_append_val(f->recs, rec);
     g_byte_array_append(f->pend, t.payload, t.payload_len);
     f->in_pos += t.payload_len;
@@ -325,10 +345,37 @@ static void flow_compact(Flow *f)
  * segment at that position, the sequence numbers of the fed segments it
  * covers, and for a coalesced packet the segment count and gso_size.
  */
-static void flow_output(Replay *r, Flow *f, const TcpView *t,
-                        const NetRscHdr *hdr, uint64_t idx)
+/*
+ * GSO packet @pkt, cut into @gso_size pieces as the guest would cut it,
+ * must give back the fed frames of records @first onwards
+ */
+static void gso_resegments(Replay *r, Flow *f, const uint8_t *pkt,
+                           size_t len, uint16_t gso_size, guint first,
+                           uint64_t idx)
 {
-    bool coalesced = hdr->flags & NET_RSC_F_RSC_INFO;
+    g_autoptr(GPtrArray) segs = rsc_frame_gso_split(pkt, len, gso_size);
+    SegRec *recs = (SegRec *)f->recs->data;
+    guint i = first, j;
+
+    for (j = 0; j < segs->len; j++, i++) {
+        GByteArray *piece = g_ptr_array_index(segs, j);
+
+        while (i < f->recs->len && !recs[i].len) {
+            i++;
+        }
+        if (i == f->recs->len || piece->len != recs[i].frame->len ||
+            memcmp(piece->data, recs[i].frame->data, piece->len)) {
+            check_error(r, "packet %" PRIu64 " (%s): GSO segment %u of "
+                        "gso_size %u is not the fed frame", idx, f->name,
+                        j, gso_size);
+            return;
+        }
+    }
+}
+
+static void flow_output(Replay *r, Flow *f, const TcpView *t,
+                        const NetRscHdr *hdr, bool coalesced, uint64_t idx)
+{
     SegRec *recs = (SegRec *)f->recs->data;
     uint64_t p = f->out_pos;
     uint32_t l = t->payload_len;
@@ -365,6 +412,10 @@ static void flow_output(Replay *r, Flow *f, const TcpView *t,
     if (!l) {
         recs[i].used = true;
     }
+    if (coalesced && r->mode == NET_RSC_MODE_GSO) {
+        gso_resegments(r, f, t->ip - ETH_HLEN, ETH_HLEN + t->ip_len,
+                       hdr->gso_size, i, idx);
+    }
     for (; l && i < f->recs->len && recs[i].pos < p + l; i++) {
         if (!recs[i].len) {
             continue;
@@ -384,7 +435,9 @@ static void flow_output(Replay *r, Flow *f, const TcpView *t,
         nseg++;
         maxlen = MAX(maxlen, recs[i].len);
     }
-    if (coalesced) {
+    if (coalesced && r->mode == NET_RSC_MODE_GSO) {
+        r->coal_segs_seen += nseg;
+    } else if (coalesced) {
         if (hdr->segments != nseg) {
             check_error(r, "packet %" PRIu64 " (%s seq %u): segments %u, "
                         "but it merged %u data segments", idx, f->name,
@@ -397,20 +450,43 @@ static void flow_output(Replay *r, Flow *f, const TcpView *t,
         }
     } else if (l && nseg != 1) {
         check_error(r, "packet %" PRIu64 " (%s seq %u): merged %u data "
-                    "segments without RSC_INFO", idx, f->name, t->seq, nseg);
+                    "segments, not marked as coalesced", idx, f->name,
+                    t->seq, nseg);
     }
     f->out_pos += l;
     flow_compact(f);
 }
 
-/* The header contract for a coalesced packet (flags has RSC_INFO) */
+/* GSO mode: the TCP checksum field holds the pseudo-header sum */
+static bool tcp_csum_partial(const TcpView *t)
+{
+    const uint8_t *src = t->ip + (t->key.ipv6 ? 8 : 12);
+    size_t alen = t->key.ipv6 ? 16 : 4;
+    uint64_t sum = rsc_csum_pseudo(t->key.ipv6 ? 6 : 4, src, src + alen,
+                                   IP_PROTO_TCP, t->ip_len - t->ip_hlen);
+
+    return lduw_be_p(t->ip + t->ip_hlen + 16) == rsc_csum_fold(sum);
+}
+
+/*
+ * The header contract for a coalesced packet (flags has RSC_INFO, or with
+ * --mode gso, gso_type is set)
+ */
 static void check_coalesced(Replay *r, const NetRscHdr *hdr,
                             const TcpView *t, size_t len, uint64_t idx)
 {
+    bool gso = r->mode == NET_RSC_MODE_GSO;
     const char *what = NULL;
 
-    if (hdr->flags != (NET_RSC_F_NEEDS_CSUM | NET_RSC_F_RSC_INFO)) {
+    if (!gso && hdr->flags != (NET_RSC_F_NEEDS_CSUM | NET_RSC_F_RSC_INFO)) {
         what = "flags are not NEEDS_CSUM | RSC_INFO";
+    } else if (gso && hdr->flags != NET_RSC_F_NEEDS_CSUM) {
+        what = "flags are not NEEDS_CSUM";
+    } else if (gso && (hdr->csum_start != ETH_HLEN + t->ip_hlen ||
+                       hdr->csum_offset != 16)) {
+        what = "csum_start/csum_offset do not point at the TCP checksum";
+    } else if (gso && !tcp_csum_partial(t)) {
+        what = "TCP checksum field is not the pseudo-header sum";
     } else if (hdr->gso_type != (t->key.ipv6 ? NET_RSC_GSO_TCPV6
                                                : NET_RSC_GSO_TCPV4)) {
         what = "gso_type does not match the IP version";
@@ -419,11 +495,11 @@ static void check_coalesced(Replay *r, const NetRscHdr *hdr,
     } else if (!t->key.ipv6 &&
                rsc_csum_fold(rsc_csum_add(0, t->ip, t->ip_hlen)) != 0xffff) {
         what = "IPv4 header checksum invalid";
-    } else if (!tcp_csum_ok(t)) {
+    } else if (!gso && !tcp_csum_ok(t)) {
         what = "TCP checksum invalid";
     } else if (hdr->hdr_len != ETH_HLEN + t->ip_hlen + t->tcp_hlen) {
         what = "hdr_len is not Ethernet + IP + TCP header length";
-    } else if (hdr->segments < 1) {
+    } else if (!gso && hdr->segments < 1) {
         what = "segments is 0";
     }
     if (what) {
@@ -433,15 +509,16 @@ static void check_coalesced(Replay *r, const NetRscHdr *hdr,
 }
 
 static void write_json(Replay *r, uint64_t idx, const NetRscHdr *hdr,
-                       size_t len, const TcpView *t, Flow *f)
+                       bool coalesced, size_t len, const TcpView *t,
+                       Flow *f)
 {
     fprintf(r->out_json, "{\"index\":%" PRIu64 ",\"time_ns\":%" PRId64
             ",\"len\":%zu,\"flags\":%u,\"gso_type\":%u,\"gso_size\":%u,"
-            "\"hdr_len\":%u,\"segments\":%u,\"dup_acks\":%u,"
-            "\"coalesced\":%s", idx, r->now, len, hdr->flags,
-            hdr->gso_type, hdr->gso_size, hdr->hdr_len, hdr->segments,
-            hdr->dup_acks,
-            hdr->flags & NET_RSC_F_RSC_INFO ? "true" : "false");
+            "\"hdr_len\":%u,\"csum_start\":%u,\"csum_offset\":%u,"
+            "\"segments\":%u,\"dup_acks\":%u,\"coalesced\":%s",
+            idx, r->now, len, hdr->flags, hdr->gso_type, hdr->gso_size,
+            hdr->hdr_len, hdr->csum_start, hdr->csum_offset, hdr->segments,
+            hdr->dup_acks, coalesced ? "true" : "false");
     if (f) {
         fprintf(r->out_json, ",\"flow\":\"%s\",\"seq\":%u,"
                 "\"payload_len\":%u", f->name, t->seq, t->payload_len);
@@ -453,7 +530,9 @@ static bool replay_deliver(void *opaque, const NetRscHdr *hdr,
                            const uint8_t *frame, size_t len)
 {
     Replay *r = opaque;
-    bool coalesced = hdr->flags & NET_RSC_F_RSC_INFO;
+    bool coalesced = r->mode == NET_RSC_MODE_GSO ?
+                     hdr->gso_type != NET_RSC_GSO_NONE :
+                     hdr->flags & NET_RSC_F_RSC_INFO;
     uint64_t idx;
     Flow *f = NULL;
     TcpView t;
@@ -498,18 +577,26 @@ static bool replay_deliver(void *opaque, const NetRscHdr *hdr,
             r->zero_out++;
         }
         if (coalesced) {
+            uint64_t before = r->coal_segs_seen;
+
             check_coalesced(r, hdr, &t, len, idx);
-            if (hdr->segments >= 2) {
+            flow_output(r, f, &t, hdr, coalesced, idx);
+            /* RSC_INFO says how many segments; GSO packets say nothing */
+            if (r->mode == NET_RSC_MODE_RSC_EXT) {
+                r->coal_segs_seen += hdr->segments;
+            }
+            if (r->coal_segs_seen - before >= 2) {
                 r->coal_events++;
-                r->coal_segs += hdr->segments;
+                r->coal_segs += r->coal_segs_seen - before;
                 r->coal_octets += t.payload_len;
             }
+        } else {
+            flow_output(r, f, &t, hdr, coalesced, idx);
         }
-        flow_output(r, f, &t, hdr, idx);
     }
 
     if (r->out_json) {
-        write_json(r, idx, hdr, len, &t, f);
+        write_json(r, idx, hdr, coalesced, len, &t, f);
     }
     return true;
 }
@@ -598,7 +685,7 @@ static void check_totals(Replay *r, const NetRscStats *s)
              r->pkts_out);
     check_eq(r, "stats.refused != deliveries refused", s->refused,
              r->refusals);
-    check_eq(r, "stats.coalesce_events != RSC_INFO packets of >= 2 "
+    check_eq(r, "stats.coalesce_events != coalesced packets of >= 2 "
              "segments", s->coalesce_events, r->coal_events);
     check_eq(r, "stats.coalesced_pkts != their segments", s->coalesced_pkts,
              r->coal_segs);
@@ -654,7 +741,8 @@ static void print_report(Replay *r, const NetRscStats *s)
     } else {
         printf("%-22s %12s\n", "coalescing ratio", "-");
     }
-    print_u64("RSC_INFO packets", r->rsc_info_out);
+    print_u64(r->mode == NET_RSC_MODE_GSO ? "GSO packets" :
+              "RSC_INFO packets", r->rsc_info_out);
     print_u64("check errors", r->errors);
     for (i = 0; i < G_N_ELEMENTS(fields); i++) {
         g_autofree char *label = g_strconcat("stats.", fields[i].name, NULL);
@@ -698,10 +786,14 @@ int main(int argc, char **argv)
         .interval_ns = NET_RSC_DEFAULT_INTERVAL_NS,
         .max_flows = NET_RSC_DEFAULT_FLOWS,
     };
+    g_autofree char *mode = NULL;
     g_autofree char *out_pcap = NULL;
     g_autofree char *out_json = NULL;
     g_auto(GStrv) files = NULL;
     GOptionEntry entries[] = {
+        { "mode", 0, 0, G_OPTION_ARG_STRING, &mode,
+          "Rules and header contract: rsc-ext (default, Windows' RSC) or "
+          "gso (plain GSO packets for other guests)", "MODE" },
         { "interval-ns", 0, 0, G_OPTION_ARG_INT64, &r.interval_ns,
           "Longest wait of a unit (default "
           G_STRINGIFY(NET_RSC_DEFAULT_INTERVAL_NS) ")", "N" },
@@ -745,6 +837,13 @@ int main(int argc, char **argv)
     if (!files || !files[0] || files[1]) {
         return usage_error(ctx, "expected exactly one input pcap file");
     }
+    if (!mode || !strcmp(mode, "rsc-ext")) {
+        r.mode = NET_RSC_MODE_RSC_EXT;
+    } else if (!strcmp(mode, "gso")) {
+        r.mode = NET_RSC_MODE_GSO;
+    } else {
+        return usage_error(ctx, "--mode must be rsc-ext or gso");
+    }
     if (r.interval_ns < 0) {
         return usage_error(ctx, "--interval-ns must be >= 0");
     }
@@ -787,6 +886,7 @@ int main(int argc, char **argv)
     r.flows = g_hash_table_new(rsc_flow_key_hash, rsc_flow_key_equal);
     r.flow_list = g_ptr_array_new_with_free_func(flow_free);
     cfg = (NetRscConfig) {
+        .mode = r.mode,
         .max_flows = r.max_flows,
         .interval_ns = r.interval_ns,
         .hash_seed = 0x52534321,
