@@ -56,7 +56,7 @@ fi
 
 # Configure once (again only if this configure line changes)
 cfg=(--python=/usr/bin/python3 --target-list=x86_64-softmmu
-     --without-default-features --enable-slirp --disable-tcg --enable-kvm
+     --without-default-features --enable-slirp --enable-tcg --enable-kvm
      --disable-docs --disable-user --disable-tools --disable-guest-agent
      --disable-download --disable-install-blobs --enable-werror
      "--cc=ccache gcc")
