@@ -1056,6 +1056,164 @@ static void test_offloads(void *obj, void *data, QGuestAllocator *alloc)
     pkts_free(pkts);
 }
 
+/*
+ * rx_coalesce: a guest that takes GSO packets (GUEST_TSO4/6, GUEST_CSUM)
+ * but not RSC_EXT gets plain GSO packets that re-segment into the very
+ * segments sent
+ */
+
+/* Segment @i of a bulk flow: one ACK, window and timestamp throughout */
+static Seg gso_seg(bool ipv6, int i)
+{
+    Seg s = data_seg(ipv6, true, i);
+
+    s.ack = 7000;
+    s.win = 500;
+    s.tsval = 100;
+    return s;
+}
+
+/*
+ * A GSO packet of segments @first..@last: their headers but the first's
+ * (lengths, IPv4 checksum and PSH of the last aside), NEEDS_CSUM at the
+ * TCP checksum, which holds the pseudo-header sum
+ */
+static void assert_gso(const Pkt *p, const Seg *segs, int first, int last)
+{
+    Seg big = segs[first];
+    g_autofree uint8_t *f = g_malloc(14 + 60 + 60 + 65536);
+    size_t len, l4 = 14 + (big.ipv6 ? 40 : 20);
+    uint32_t sum;
+    int i;
+
+    big.len = 0;
+    for (i = first; i <= last; i++) {
+        big.len += segs[i].len;
+    }
+    big.flags |= segs[last].flags & F_PSH;
+    len = build_frame(f, &big);
+    if (big.ipv6) {
+        sum = csum_add(0, f + 14 + 8, 32);
+    } else {
+        sum = csum_add(0, f + 14 + 12, 8);
+    }
+    put16(f + l4 + 16, (uint16_t)~csum_finish(sum + 6 + len - l4));
+
+    g_assert_cmpint(p->hdr.flags, ==, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+    g_assert_cmpint(p->hdr.gso_type, ==, big.ipv6 ? VIRTIO_NET_HDR_GSO_TCPV6 :
+                                                    VIRTIO_NET_HDR_GSO_TCPV4);
+    g_assert_cmpint(p->hdr.gso_size, ==, segs[first].len);
+    g_assert_cmpint(p->hdr.hdr_len, ==, len - big.len);
+    g_assert_cmpint(p->hdr.csum_start, ==, l4);
+    g_assert_cmpint(p->hdr.csum_offset, ==, 16);
+    g_assert_cmpint(p->len, ==, len);
+    g_assert(memcmp(p->data, f, len) == 0);
+}
+
+static void test_gso(void *obj, void *data, QGuestAllocator *alloc)
+{
+    Guest g;
+    Seg segs[8];
+    GArray *pkts;
+    int i;
+
+    guest_init(&g, obj, ((RscTestArgs *)data)->sv[0], alloc, 256, MRG_BUF_SIZE);
+    guest_post(&g, 64);
+
+    /* IPv4: held for the interval; a new window starts a new packet */
+    for (i = 0; i < 8; i++) {
+        segs[i] = gso_seg(false, i);
+        segs[i].win += i >= 5;
+        send_seg(&g, &segs[i]);
+    }
+    pkts = guest_step(&g, INTERVAL_NS - 1);
+    g_assert_cmpint(pkts->len, ==, 1);
+    assert_gso(&g_array_index(pkts, Pkt, 0), segs, 0, 4);
+    pkts_free(pkts);
+    pkts = guest_step(&g, 1);
+    g_assert_cmpint(pkts->len, ==, 1);
+    assert_gso(&g_array_index(pkts, Pkt, 0), segs, 5, 7);
+    pkts_free(pkts);
+
+    /* IPv6: PSH ends the packet at once; a duplicate ACK goes out alone */
+    for (i = 0; i < 4; i++) {
+        segs[i] = gso_seg(true, i);
+        segs[i].flags = F_ACK | (i == 3 ? F_PSH : 0);
+        send_seg(&g, &segs[i]);
+    }
+    segs[4] = gso_seg(true, 4);
+    segs[4].len = 0;
+    send_seg(&g, &segs[4]);
+    pkts = guest_sync(&g);
+    g_assert_cmpint(pkts->len, ==, 2);
+    assert_gso(&g_array_index(pkts, Pkt, 0), segs, 0, 3);
+    assert_untouched(&g_array_index(pkts, Pkt, 1), &segs[4]);
+    pkts_free(pkts);
+}
+
+/* GUEST_OFFLOADS_SET without TSO stops coalescing, with it resumes */
+static void test_gso_offloads(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QVirtioNet *net = obj;
+    const uint64_t csum = 1ULL << VIRTIO_NET_F_GUEST_CSUM;
+    const uint64_t tso = (1ULL << VIRTIO_NET_F_GUEST_TSO4) |
+                         (1ULL << VIRTIO_NET_F_GUEST_TSO6);
+    Guest g;
+    Seg segs[3];
+    GArray *pkts;
+    int i;
+
+    guest_init(&g, net, ((RscTestArgs *)data)->sv[0], alloc, 256,
+               MRG_BUF_SIZE);
+    guest_post(&g, 64);
+
+    /* pending data leaves when TSO goes off, then segments pass alone */
+    for (i = 0; i < 2; i++) {
+        segs[i] = gso_seg(false, i);
+        send_seg(&g, &segs[i]);
+    }
+    g_assert_cmpint(ctrl_offloads(net, alloc, csum), ==, VIRTIO_NET_OK);
+    pkts = guest_sync(&g);
+    g_assert_cmpint(pkts->len, ==, 1);
+    assert_gso(&g_array_index(pkts, Pkt, 0), segs, 0, 1);
+    pkts_free(pkts);
+    for (i = 0; i < 3; i++) {
+        segs[i] = gso_seg(false, 2 + i);
+        send_seg(&g, &segs[i]);
+    }
+    pkts = guest_sync(&g);
+    g_assert_cmpint(pkts->len, ==, 3);
+    for (i = 0; i < 3; i++) {
+        assert_untouched(&g_array_index(pkts, Pkt, i), &segs[i]);
+    }
+    pkts_free(pkts);
+
+    /* TSO without GUEST_CSUM: no NEEDS_CSUM, so no coalescing either */
+    g_assert_cmpint(ctrl_offloads(net, alloc, tso), ==, VIRTIO_NET_OK);
+    for (i = 0; i < 2; i++) {
+        segs[i] = gso_seg(false, 5 + i);
+        send_seg(&g, &segs[i]);
+    }
+    pkts = guest_sync(&g);
+    g_assert_cmpint(pkts->len, ==, 2);
+    pkts_free(pkts);
+
+    /* bit 61 belongs to RSC_EXT, which this guest did not negotiate */
+    g_assert_cmpint(ctrl_offloads(net, alloc, csum | tso |
+                                  (1ULL << VIRTIO_NET_F_RSC_EXT)),
+                    ==, VIRTIO_NET_ERR);
+
+    g_assert_cmpint(ctrl_offloads(net, alloc, csum | tso), ==, VIRTIO_NET_OK);
+    for (i = 0; i < 3; i++) {
+        segs[i] = gso_seg(false, 7 + i);
+        send_seg(&g, &segs[i]);
+    }
+    pkts = guest_step(&g, INTERVAL_NS);
+    g_assert_cmpint(pkts->len, ==, 1);
+    assert_gso(&g_array_index(pkts, Pkt, 0), segs, 0, 2);
+    pkts_free(pkts);
+}
+
 /* Without guest_rsc_ext frames and headers pass untouched */
 static void test_off(void *obj, void *data, QGuestAllocator *alloc)
 {
@@ -2750,6 +2908,14 @@ static void register_virtio_net_rsc_test(void)
 
     opts.edge.extra_device_opts = "guest_rsc_ext=off";
     qos_add_test("rsc/off-untouched", "virtio-net", test_off, &opts);
+
+    opts.edge.extra_device_opts = "rx_coalesce=on,rsc_interval=300000";
+    qos_add_test("rsc/gso", "virtio-net", test_gso, &opts);
+    qos_add_test("rsc/gso-offloads", "virtio-net", test_gso_offloads, &opts);
+    /* a guest that negotiates RSC_EXT gets RSC_INFO packets all the same */
+    opts.edge.extra_device_opts = "guest_rsc_ext=on,rx_coalesce=on,"
+                                  "rsc_interval=300000";
+    qos_add_test("rsc/gso-rsc-ext-first", "virtio-net", test_ipv4_ts, &opts);
 #endif
 }
 
