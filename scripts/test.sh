@@ -27,6 +27,16 @@ echo "== QEMU qtests with the series applied"
 bash scripts/qemu-build.sh > /dev/null
 bash scripts/qemu-test.sh
 
+echo "== a real Linux guest (TCG) downloads a file with rx_coalesce on and off"
+rc=0
+bash tests/guest/linux-guest-test.sh \
+    --qemu build/qemu-src/build/qemu-system-x86_64 || rc=$?
+if [ "$rc" = 77 ]; then
+    echo "(skipped: the Linux guest test could not get its Debian packages)"
+elif [ "$rc" != 0 ]; then
+    exit "$rc"
+fi
+
 echo "== patched QEMU under ASan and UBSan: unit test, virtio-net qos tests"
 bash scripts/qemu-asan.sh
 
