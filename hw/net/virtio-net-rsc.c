@@ -27,6 +27,7 @@
 #define RSC_TCP_HLEN        20
 
 /* Any TCP flag but these (FIN, SYN, RST, URG, ECE, CWR) finalizes */
+#define RSC_TCP_FIN         0x01
 #define RSC_TCP_PSH         0x08
 #define RSC_TCP_ACK         0x10
 
@@ -112,7 +113,7 @@ typedef struct NetRscChain {
     uint16_t ts;
     uint16_t mss;
     uint8_t hop_min;
-    bool psh;
+    uint8_t ored_flags;     /* PSH, and in GSO mode FIN, seen */
     uint32_t next_seq;
     uint32_t ack;
     uint16_t win;
@@ -314,6 +315,17 @@ static RscClass rsc_finalize(RscSeg *s, bool abort)
  */
 static NetRscChain *rsc_lookup(NetRscEngine *e, const RscSeg *s);
 
+/*
+ * Flags a segment may carry besides ACK and still join, ORed into the
+ * packet.  Microsoft's rules make FIN an exception; Linux GRO merges it
+ * as the last segment, and so does GSO mode.
+ */
+static uint8_t rsc_ored_flags(const NetRscEngine *e)
+{
+    return e->cfg.mode == NET_RSC_MODE_GSO ? RSC_TCP_PSH | RSC_TCP_FIN
+                                           : RSC_TCP_PSH;
+}
+
 static RscClass rsc_classify(NetRscEngine *e, RscSeg *s)
 {
     const uint8_t *f = s->frame;
@@ -400,7 +412,7 @@ static RscClass rsc_classify(NetRscEngine *e, RscSeg *s)
     if (exception) {
         return rsc_finalize(s, true);
     }
-    if ((s->tcp_flags & ~RSC_TCP_PSH) != RSC_TCP_ACK) {
+    if ((s->tcp_flags & ~rsc_ored_flags(e)) != RSC_TCP_ACK) {
         /* SYN, FIN, RST, URG, ECE, CWR, or no ACK */
         return rsc_finalize(s, true);
     }
@@ -549,9 +561,7 @@ static void rsc_build_coalesced(NetRscChain *c, NetRscMode mode)
         stw_be_p(ip + 10, ~rsc_fold(rsc_sum(ip, RSC_IPV4_HLEN)));
     }
     stl_be_p(tcp + 8, c->ack);
-    if (c->psh) {
-        tcp[13] |= RSC_TCP_PSH;
-    }
+    tcp[13] |= c->ored_flags;
     stw_be_p(tcp + 14, c->win);
     if (c->ts) {
         stl_be_p(c->buf + c->ts, c->tsval);
@@ -713,7 +723,7 @@ static bool rsc_start(NetRscEngine *e, const RscSeg *s, int64_t now)
     c->tsval = s->tsval;
     c->tsecr = s->tsecr;
     c->hop_min = s->ipv6 ? ip[7] : ip[8];
-    c->psh = !!(s->tcp_flags & RSC_TCP_PSH);
+    c->ored_flags = s->tcp_flags & (RSC_TCP_PSH | RSC_TCP_FIN);
     c->payload_len = s->end - s->data;
     c->payload_sum = sum;
     c->mss = c->payload_len;
@@ -858,7 +868,7 @@ static RscJoin rsc_join(NetRscEngine *e, NetRscChain *c, const RscSeg *s)
         c->win = s->win;
     }
     c->hop_min = MIN(c->hop_min, hop);
-    c->psh |= !!(s->tcp_flags & RSC_TCP_PSH);
+    c->ored_flags |= s->tcp_flags & (RSC_TCP_PSH | RSC_TCP_FIN);
     if (c->ts) {
         c->tsval = s->tsval;
         c->tsecr = s->tsecr;
@@ -869,8 +879,8 @@ static RscJoin rsc_join(NetRscEngine *e, NetRscChain *c, const RscSeg *s)
 
 /*
  * @s just joined or started unit @c.  PSH asks for prompt delivery; in GSO
- * mode nothing may follow it, nor a segment shorter than gso_size, since
- * the guest's segmentation puts them last.
+ * mode nothing may follow it, FIN or a segment shorter than gso_size,
+ * since the guest's segmentation puts them last.
  */
 static void rsc_joined(NetRscEngine *e, NetRscChain *c, const RscSeg *s,
                        int64_t now)
@@ -878,7 +888,8 @@ static void rsc_joined(NetRscEngine *e, NetRscChain *c, const RscSeg *s,
     bool push = s->tcp_flags & RSC_TCP_PSH;
 
     if (e->cfg.mode == NET_RSC_MODE_GSO) {
-        if (push || s->end - s->data < c->mss) {
+        if ((s->tcp_flags & (RSC_TCP_PSH | RSC_TCP_FIN)) ||
+            s->end - s->data < c->mss) {
             rsc_close(e, c);
             /* if the guest refuses, the engine stalls: the frame is taken */
             rsc_drain(e);

@@ -76,8 +76,9 @@
  * segments fed: only data segments join; ACK, window, TCP options, TTL or
  * hop limit must equal the unit's; the IPv4 ID must count up by one per
  * segment; every segment but the last carries gso_size bytes, and a
- * shorter segment or one with PSH ends the unit at once.  Duplicate ACKs
- * and window updates go out on their own.  A coalesced packet then has
+ * shorter segment or one with PSH or FIN (which joins, as in Linux GRO)
+ * ends the unit at once.  Duplicate ACKs and window updates go out on
+ * their own.  A coalesced packet then has
  *   flags       NET_RSC_F_NEEDS_CSUM
  *   gso_type    NET_RSC_GSO_TCPV4 or NET_RSC_GSO_TCPV6
  *   gso_size    the payload of its first segment

@@ -2649,6 +2649,19 @@ static void gso_fin(RscFrameSpec *s, unsigned i)
     s->tcp_flags |= i == 3 ? RSC_TCP_FIN : 0;
 }
 
+static void gso_fin_middle(RscFrameSpec *s, unsigned i)
+{
+    s->tcp_flags |= i == 1 ? RSC_TCP_FIN : 0;
+}
+
+static void gso_fin_alone(RscFrameSpec *s, unsigned i)
+{
+    if (i == 3) {
+        s->tcp_flags |= RSC_TCP_FIN;
+        s->payload_len = 0;
+    }
+}
+
 static void gso_ce(RscFrameSpec *s, unsigned i)
 {
     s->tos |= i >= 2 ? 3 : 2;
@@ -2672,7 +2685,9 @@ static const GsoCase gso_cases[] = {
     { "ipv4/psh", 4, gso_psh, 2 },
     { "ipv4/psh-first", 4, gso_psh_first, 2 },
     { "ipv4/dup-ack", 4, gso_dup_ack, 3 },
-    { "ipv6/fin", 6, gso_fin, 2 },
+    { "ipv6/fin", 6, gso_fin, 1 },
+    { "ipv4/fin-middle", 4, gso_fin_middle, 2 },
+    { "ipv6/fin-alone", 6, gso_fin_alone, 2 },
     { "ipv4/ce", 4, gso_ce, 3 },
 };
 
