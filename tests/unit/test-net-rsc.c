@@ -2562,134 +2562,107 @@ static void gso_spec(RscFrameSpec *s, int ipv, unsigned i)
     s->ip_id += i;
 }
 
+/* What a GSO case changes in the segments it applies to */
+typedef enum GsoChange {
+    GSO_SAME,
+    GSO_ACK,            /* add @by */
+    GSO_WINDOW,
+    GSO_TSVAL,
+    GSO_TSECR,
+    GSO_TTL,
+    GSO_IP_ID,
+    GSO_IP_ID_FIXED,    /* every segment has the first one's ID */
+    GSO_FLOW_LABEL,
+    GSO_NO_TS,          /* no timestamp option */
+    GSO_PAYLOAD,        /* payload length set to @by */
+    GSO_FLAGS,          /* TCP flags ORed with @by */
+    GSO_FLAGS_NO_DATA,  /* likewise, and no payload */
+    GSO_TOS,            /* TOS / traffic class ORed with @by */
+} GsoChange;
+
 typedef struct GsoCase {
     const char *name;
     int ipv;
-    /* change segment @i of GSO_SEGS; the next one follows on in sequence */
-    void (*tweak)(RscFrameSpec *s, unsigned i);
+    GsoChange change;
+    int32_t by;
+    unsigned seg;       /* the segment changed, of GSO_SEGS ... */
+    bool onward;        /* ... and with this, every later one too */
     unsigned pkts;      /* packets delivered */
 } GsoCase;
 
-static void gso_same(RscFrameSpec *s, unsigned i)
-{
-}
+static const GsoCase gso_cases[] = {
+    { "ipv4/same", 4, GSO_SAME, 0, 0, true, 1 },
+    { "ipv6/same", 6, GSO_SAME, 0, 0, true, 1 },
+    { "ipv4/ack-advance", 4, GSO_ACK, 1000, 2, true, 2 },
+    { "ipv6/window", 6, GSO_WINDOW, 1, 2, true, 2 },
+    { "ipv4/tsval", 4, GSO_TSVAL, 1, 2, true, 2 },
+    { "ipv6/tsecr", 6, GSO_TSECR, 1, 2, true, 2 },
+    { "ipv4/ttl", 4, GSO_TTL, -1, 2, true, 2 },
+    { "ipv6/hop-limit", 6, GSO_TTL, -1, 2, true, 2 },
+    { "ipv4/id-jump", 4, GSO_IP_ID, 100, 2, true, 2 },
+    { "ipv4/id-fixed", 4, GSO_IP_ID_FIXED, 0, 0, true, 4 },
+    { "ipv6/flow-label", 6, GSO_FLOW_LABEL, 1, 2, true, 2 },
+    { "ipv4/options", 4, GSO_NO_TS, 0, 2, true, 2 },
+    { "ipv4/larger", 4, GSO_PAYLOAD, MSS + 8, 2, false, 2 },
+    { "ipv6/short", 6, GSO_PAYLOAD, 100, 1, false, 2 },
+    { "ipv4/psh", 4, GSO_FLAGS, RSC_TCP_PSH, 1, false, 2 },
+    { "ipv4/psh-first", 4, GSO_FLAGS, RSC_TCP_PSH, 0, false, 2 },
+    { "ipv4/dup-ack", 4, GSO_PAYLOAD, 0, 2, false, 3 },
+    { "ipv6/fin", 6, GSO_FLAGS, RSC_TCP_FIN, 3, false, 1 },
+    { "ipv4/fin-middle", 4, GSO_FLAGS, RSC_TCP_FIN, 1, false, 2 },
+    { "ipv6/fin-alone", 6, GSO_FLAGS_NO_DATA, RSC_TCP_FIN, 3, false, 2 },
+    { "ipv4/ce", 4, GSO_TOS, 3, 2, true, 3 },
+};
 
-static void gso_ack_advance(RscFrameSpec *s, unsigned i)
+static void gso_apply(const GsoCase *gc, RscFrameSpec *s, unsigned i)
 {
-    s->ack += i >= 2 ? 1000 : 0;
-}
-
-static void gso_window(RscFrameSpec *s, unsigned i)
-{
-    s->window += i >= 2 ? 1 : 0;
-}
-
-static void gso_tsval(RscFrameSpec *s, unsigned i)
-{
-    s->tsval += i >= 2 ? 1 : 0;
-}
-
-static void gso_tsecr(RscFrameSpec *s, unsigned i)
-{
-    s->tsecr += i >= 2 ? 1 : 0;
-}
-
-static void gso_ttl(RscFrameSpec *s, unsigned i)
-{
-    s->ttl -= i >= 2 ? 1 : 0;
-}
-
-static void gso_ip_id_jump(RscFrameSpec *s, unsigned i)
-{
-    s->ip_id += i >= 2 ? 100 : 0;
-}
-
-static void gso_ip_id_fixed(RscFrameSpec *s, unsigned i)
-{
-    s->ip_id -= i;
-}
-
-static void gso_flow_label(RscFrameSpec *s, unsigned i)
-{
-    s->flow_label ^= i >= 2 ? 1 : 0;
-}
-
-static void gso_options(RscFrameSpec *s, unsigned i)
-{
-    s->ts = i < 2;
-}
-
-static void gso_larger(RscFrameSpec *s, unsigned i)
-{
-    s->payload_len += i == 2 ? 8 : 0;
-}
-
-static void gso_short(RscFrameSpec *s, unsigned i)
-{
-    s->payload_len = i == 1 ? 100 : s->payload_len;
-}
-
-static void gso_psh(RscFrameSpec *s, unsigned i)
-{
-    s->tcp_flags |= i == 1 ? RSC_TCP_PSH : 0;
-}
-
-static void gso_psh_first(RscFrameSpec *s, unsigned i)
-{
-    s->tcp_flags |= i == 0 ? RSC_TCP_PSH : 0;
-}
-
-static void gso_dup_ack(RscFrameSpec *s, unsigned i)
-{
-    s->payload_len = i == 2 ? 0 : s->payload_len;
-}
-
-static void gso_fin(RscFrameSpec *s, unsigned i)
-{
-    s->tcp_flags |= i == 3 ? RSC_TCP_FIN : 0;
-}
-
-static void gso_fin_middle(RscFrameSpec *s, unsigned i)
-{
-    s->tcp_flags |= i == 1 ? RSC_TCP_FIN : 0;
-}
-
-static void gso_fin_alone(RscFrameSpec *s, unsigned i)
-{
-    if (i == 3) {
-        s->tcp_flags |= RSC_TCP_FIN;
+    if (i < gc->seg || (i > gc->seg && !gc->onward)) {
+        return;
+    }
+    switch (gc->change) {
+    case GSO_SAME:
+        break;
+    case GSO_ACK:
+        s->ack += gc->by;
+        break;
+    case GSO_WINDOW:
+        s->window += gc->by;
+        break;
+    case GSO_TSVAL:
+        s->tsval += gc->by;
+        break;
+    case GSO_TSECR:
+        s->tsecr += gc->by;
+        break;
+    case GSO_TTL:
+        s->ttl += gc->by;
+        break;
+    case GSO_IP_ID:
+        s->ip_id += gc->by;
+        break;
+    case GSO_IP_ID_FIXED:
+        s->ip_id -= i;
+        break;
+    case GSO_FLOW_LABEL:
+        s->flow_label ^= gc->by;
+        break;
+    case GSO_NO_TS:
+        s->ts = false;
+        break;
+    case GSO_PAYLOAD:
+        s->payload_len = gc->by;
+        break;
+    case GSO_FLAGS_NO_DATA:
         s->payload_len = 0;
+        /* fall through */
+    case GSO_FLAGS:
+        s->tcp_flags |= gc->by;
+        break;
+    case GSO_TOS:
+        s->tos |= gc->by;
+        break;
     }
 }
-
-static void gso_ce(RscFrameSpec *s, unsigned i)
-{
-    s->tos |= i >= 2 ? 3 : 2;
-}
-
-static const GsoCase gso_cases[] = {
-    { "ipv4/same", 4, gso_same, 1 },
-    { "ipv6/same", 6, gso_same, 1 },
-    { "ipv4/ack-advance", 4, gso_ack_advance, 2 },
-    { "ipv6/window", 6, gso_window, 2 },
-    { "ipv4/tsval", 4, gso_tsval, 2 },
-    { "ipv6/tsecr", 6, gso_tsecr, 2 },
-    { "ipv4/ttl", 4, gso_ttl, 2 },
-    { "ipv6/hop-limit", 6, gso_ttl, 2 },
-    { "ipv4/id-jump", 4, gso_ip_id_jump, 2 },
-    { "ipv4/id-fixed", 4, gso_ip_id_fixed, 4 },
-    { "ipv6/flow-label", 6, gso_flow_label, 2 },
-    { "ipv4/options", 4, gso_options, 2 },
-    { "ipv4/larger", 4, gso_larger, 2 },
-    { "ipv6/short", 6, gso_short, 2 },
-    { "ipv4/psh", 4, gso_psh, 2 },
-    { "ipv4/psh-first", 4, gso_psh_first, 2 },
-    { "ipv4/dup-ack", 4, gso_dup_ack, 3 },
-    { "ipv6/fin", 6, gso_fin, 1 },
-    { "ipv4/fin-middle", 4, gso_fin_middle, 2 },
-    { "ipv6/fin-alone", 6, gso_fin_alone, 2 },
-    { "ipv4/ce", 4, gso_ce, 3 },
-};
 
 static void test_gso_case(gconstpointer opaque)
 {
@@ -2705,7 +2678,7 @@ static void test_gso_case(gconstpointer opaque)
         GByteArray *f;
 
         gso_spec(&s, gc->ipv, i);
-        gc->tweak(&s, i);
+        gso_apply(gc, &s, i);
         s.seq = seq;
         seq += s.payload_len;
         f = rsc_frame_build(&s);
