@@ -13,7 +13,8 @@
  * it).  Multi-byte numbers are big endian; reads past the end give 0.
  *
  *   byte 0     bits 0-2: max_flows - 1 (1..8 units, so eviction happens);
- *              bit 3: the clock starts at INT64_MAX - 2^30 instead of 1 s
+ *              bit 3: the clock starts at INT64_MAX - 2^30 instead of 1 s;
+ *              bit 4: GSO mode (NET_RSC_MODE_GSO) instead of RSC_EXT
  *   byte 1     interval_ns in units of 10 us (0..2.54 ms); 255: INT64_MAX
  *   byte 2     hash seed (the byte repeated 4 times)
  *   records    op byte, then its arguments; op values above 6 are taken

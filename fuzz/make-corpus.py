@@ -21,6 +21,7 @@ HDR_NULL, HDR_ZERO, HDR_DATA_VALID, HDR_PARTIAL, HDR_CSUM, HDR_GSO, \
     HDR_VALID_PARTIAL = range(7)
 SEL_REPEAT, SEL_FIXLEN, SEL_FIXCSUM, SEL_PAD, SEL_COUNT = \
     0x08, 0x10, 0x20, 0x40, 0x80
+CFG_GSO = 0x10
 POLL_UNIT = 100
 INTERVAL_UNIT = 10000
 
@@ -31,11 +32,12 @@ ACK, PSH, FIN, SYN, RST, URG, ECE, CWR = \
 class Enc:
     """An input: configuration bytes, then records."""
 
-    def __init__(self, flows=8, interval_us=300, seed=0, big_clock=False):
+    def __init__(self, flows=8, interval_us=300, seed=0, big_clock=False,
+                 gso=False):
         interval = 255 if interval_us is None else \
             min(254, interval_us * 1000 // INTERVAL_UNIT)
-        self.b = bytearray([(flows - 1) | (8 if big_clock else 0),
-                            interval, seed])
+        self.b = bytearray([(flows - 1) | (8 if big_clock else 0) |
+                            (CFG_GSO if gso else 0), interval, seed])
 
     def frame(self, data, hdr=HDR_NULL, hdr_args=b'', fix=0, pad=None):
         sel = hdr | fix | (SEL_PAD if pad else 0)
@@ -212,6 +214,8 @@ def trace_seeds():
         frames = read_pcap(os.path.join(data, name))
         a = trace_slice(frames, 0)
         seeds['trace-%s-start' % base] = trace_input(a, Enc(8, 300))
+        seeds['gso-trace-%s-start' % base] = \
+            trace_input(a, Enc(8, 300, gso=True))
         mid = len(frames) // 2
         b = trace_slice(frames, mid)
         flows = 1 if 'parallel' in base or 'bidir' in base else 2
@@ -492,6 +496,52 @@ def edge_seeds():
     return s
 
 
+def gso_stream(v=4, n=8, at=None, **change):
+    """A bulk flow as GSO mode merges it: one ACK, window and timestamp,
+    the IPv4 ID counting up; segments from @at on get @change."""
+    out, seq = [], 1000
+    for i in range(n):
+        kw = dict(ts=(100, 50), ip_id=1 + i, payload=pattern(seq, 1448))
+        if at is not None and i >= at:
+            kw.update(change)
+            if 'payload_len' in kw:
+                kw['payload'] = pattern(seq, kw.pop('payload_len'))
+        out.append(tcp_frame(v=v, seq=seq, **kw))
+        seq += len(kw['payload'])
+    return out
+
+
+def gso_seeds():
+    """GSO mode (rx_coalesce): each rule that keeps a segment out"""
+    s = {}
+    cases = {
+        'same-v4': (4, None, {}),
+        'same-v6': (6, None, {}),
+        'ack': (4, 3, {'ack': 2500}),
+        'window': (6, 3, {'win': 600}),
+        'tsval': (4, 3, {'ts': (101, 50)}),
+        'ttl': (6, 3, {'ttl': 63}),
+        'tos': (4, 3, {'tos': 3}),
+        'flow-label': (6, 3, {'flow_label': 5}),
+        'ip-id': (4, 3, {'ip_id': 77}),
+        'options': (4, 3, {'ts': None}),
+        'short': (4, 3, {'payload_len': 700}),
+        'psh': (6, 3, {'flags': ACK | PSH}),
+        'fin': (4, 7, {'flags': ACK | FIN}),
+        'dup-ack': (4, 4, {'payload_len': 0}),
+    }
+    for name, (v, at, change) in sorted(cases.items()):
+        e = Enc(4, 300, gso=True)
+        for i, f in enumerate(gso_stream(v, 8, at, **change)):
+            if name == 'psh' and i == 3:
+                e.refuse(1)
+            e.frame(f)
+            if name == 'psh' and i == 5:
+                e.resume()
+        s['gso-' + name] = e.resume().poll(400000).flush()
+    return s
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, 'fuzz',
                                                              'corpus')
@@ -501,6 +551,7 @@ def main():
     seeds = {}
     seeds.update(trace_seeds())
     seeds.update(edge_seeds())
+    seeds.update(gso_seeds())
     total = 0
     for name, enc in sorted(seeds.items()):
         with open(os.path.join(out, name), 'wb') as f:

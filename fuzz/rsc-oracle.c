@@ -42,6 +42,7 @@
 #define IPV6_HLEN       40
 #define TCP_HLEN        20
 #define IP_PROTO_TCP    6
+#define TCP_FIN         0x01
 #define TCP_PSH         0x08
 #define TCP_ACK         0x10
 #define IPV6_MAX_EXT    8
@@ -106,6 +107,7 @@ enum {
 
 typedef struct Oracle {
     NetRscEngine *e;
+    bool gso;               /* NET_RSC_MODE_GSO */
     uint32_t max_flows;
     int64_t interval;
     int64_t now;
@@ -753,6 +755,138 @@ static void check_coalesced(Oracle *o, const NetRscHdr *hdr,
     g_ptr_array_free(m, true);
 }
 
+/*
+ * GSO mode: may @g be piece @i of a GSO packet?  The byte comparison
+ * with the packet cut up checks the headers; this checks what a cut-up
+ * packet cannot show.  Returns NULL or why not.
+ */
+static const char *gso_member_problem(const OFrame *g, char *why,
+                                      size_t size)
+{
+    if (g->has_hdr && g->hdr.gso_type != NET_RSC_GSO_NONE) {
+        snprintf(why, size, "frame %" PRIu64 " was fed with gso_type %u "
+                 "but was merged", g->id, g->hdr.gso_type);
+    } else if (g->p.ext) {
+        snprintf(why, size, "frame %" PRIu64 " has IPv4 options, MF or "
+                 "IPv6 extension headers but was merged", g->id);
+    } else if ((g->p.flags & ~(TCP_PSH | TCP_FIN)) != TCP_ACK) {
+        snprintf(why, size, "frame %" PRIu64 " has TCP flags 0x%02x but "
+                 "was merged", g->id, g->p.flags);
+    } else if (!g->p.opts_ok) {
+        snprintf(why, size, "frame %" PRIu64 " has TCP options other than "
+                 "one timestamp but was merged", g->id);
+    } else if (!payload_len(g)) {
+        snprintf(why, size, "frame %" PRIu64 " has no payload but was "
+                 "merged", g->id);
+    } else if (!vouched(g) && !tcp_csum_ok(g->data, &g->p)) {
+        snprintf(why, size, "frame %" PRIu64 " has a bad TCP checksum, not "
+                 "vouched for by its header, but was merged", g->id);
+    } else {
+        return NULL;
+    }
+    return why;
+}
+
+/*
+ * A GSO packet (GSO mode): cut as the guest's segmentation cuts it, it
+ * must give back its flow's held frames, byte for byte but for the TCP
+ * checksum of frames whose header vouched for a partial one
+ */
+static void check_gso(Oracle *o, const NetRscHdr *hdr, const uint8_t *pf,
+                      size_t len, const OPkt *p)
+{
+    g_autoptr(GPtrArray) pieces = NULL;
+    g_autoptr(GPtrArray) m = g_ptr_array_new();
+    char why[256];
+    OFrame *x = NULL;
+    OFlow *fl;
+    GList *l;
+    uint32_t n, off = 0;
+    uint64_t partial;
+    size_t i;
+
+    if (!p->keyed || p->ext) {
+        o_fail("GSO packet of %zu bytes is not a plain TCP segment", len);
+    }
+    n = p->end - p->data;
+    partial = rsc_csum_pseudo(p->ipv6 ? 6 : 4,
+                              pf + ETH_HLEN + (p->ipv6 ? 8 : 12),
+                              pf + ETH_HLEN + (p->ipv6 ? 24 : 16),
+                              IP_PROTO_TCP, p->end - p->l4);
+    if (hdr->flags != NET_RSC_F_NEEDS_CSUM ||
+        hdr->gso_type != (p->ipv6 ? NET_RSC_GSO_TCPV6 : NET_RSC_GSO_TCPV4) ||
+        hdr->hdr_len != p->data || hdr->csum_start != p->l4 ||
+        hdr->csum_offset != 16 || hdr->segments || hdr->dup_acks) {
+        o_fail("GSO packet of flow %s has header flags 0x%x gso %u/%u "
+               "hdr_len %u csum %u/%u rsc %u/%u", FLOW_STR(&p->key),
+               hdr->flags, hdr->gso_type, hdr->gso_size, hdr->hdr_len,
+               hdr->csum_start, hdr->csum_offset, hdr->segments,
+               hdr->dup_acks);
+    }
+    if (p->end != len || len - ETH_HLEN > NET_RSC_MAX_IP_LEN ||
+        !p->ip_csum_ok) {
+        o_fail("GSO packet of %zu bytes: IP length for %u, or bad IPv4 "
+               "header checksum", len, p->end);
+    }
+    if (lduw_be_p(pf + p->l4 + 16) != rsc_csum_fold(partial)) {
+        o_fail("GSO packet's TCP checksum field is not the pseudo-header "
+               "sum");
+    }
+    fl = flow_lookup(o, &p->key);
+    if (!fl || g_queue_is_empty(&fl->held)) {
+        o_fail("GSO packet of flow %s (seq %u) but no frame of it is held",
+               FLOW_STR(&p->key), p->seq);
+    }
+    /* its frames: all held ones, and perhaps the data frame being fed */
+    if (o->inflight && o->inflight->flow == fl &&
+        o->inflight->state == F_HELD) {
+        x = o->inflight;
+    }
+    for (l = fl->held.head; l; l = l->next) {
+        if (l->data != x) {
+            g_ptr_array_add(m, l->data);
+            off += payload_len(l->data);
+        }
+    }
+    if (x && payload_len(x) && off < n) {
+        g_ptr_array_add(m, x);
+    }
+    pieces = rsc_frame_gso_split(pf, len, hdr->gso_size);
+    if (m->len < 2 || pieces->len != m->len) {
+        o_fail("GSO packet of flow %s (seq %u, %u payload bytes, gso_size "
+               "%u) cuts into %u segments, %u frames are held",
+               FLOW_STR(&p->key), p->seq, n, hdr->gso_size, pieces->len,
+               m->len);
+    }
+    for (i = 0; i < m->len; i++) {
+        OFrame *g = g_ptr_array_index(m, i);
+        GByteArray *piece = g_ptr_array_index(pieces, i);
+        size_t csum = g->p.l4 + 16;
+
+        if (gso_member_problem(g, why, sizeof(why))) {
+            o_fail("GSO packet of flow %s (seq %u): %s", FLOW_STR(&p->key),
+                   p->seq, why);
+        }
+        if (piece->len != g->p.end ||
+            memcmp(piece->data, g->data, csum) ||
+            (!vouched(g) && memcmp(piece->data + csum, g->data + csum, 2)) ||
+            memcmp(piece->data + csum + 2, g->data + csum + 2,
+                   g->p.end - csum - 2)) {
+            o_fail("GSO packet of flow %s (seq %u, gso_size %u): segment "
+                   "%zu is not frame %" PRIu64 " as fed", FLOW_STR(&p->key),
+                   p->seq, hdr->gso_size, i, g->id);
+        }
+    }
+    O_LOG("  GSO %s seq %u len %zu: %u frames", FLOW_STR(&p->key), p->seq,
+          len, m->len);
+    o->rsc_events++;
+    o->rsc_segs += m->len;
+    o->rsc_octets += n;
+    for (i = 0; i < m->len; i++) {
+        frame_gone(o, g_ptr_array_index(m, i), F_ABSORBED);
+    }
+}
+
 /* A packet without RSC_INFO: one fed frame, unchanged */
 static void check_single(Oracle *o, const NetRscHdr *hdr,
                          const uint8_t *pf, size_t len, const OPkt *p)
@@ -814,6 +948,24 @@ static void check_single(Oracle *o, const NetRscHdr *hdr,
     }
 }
 
+/*
+ * GSO mode: a packet without a GSO type, of no flow, or equal to its
+ * flow's next held frame as fed is that frame alone; the rest must be
+ * coalesced GSO packets
+ */
+static bool gso_single(Oracle *o, const NetRscHdr *hdr, const uint8_t *pf,
+                       size_t len, const OPkt *p)
+{
+    OFlow *fl;
+
+    if (hdr->gso_type == NET_RSC_GSO_NONE || !p->keyed) {
+        return true;
+    }
+    fl = flow_lookup(o, &p->key);
+    return fl && !g_queue_is_empty(&fl->held) &&
+           frame_equal(g_queue_peek_head(&fl->held), hdr, pf, len);
+}
+
 static void check_memory(Oracle *o)
 {
     size_t mem = net_rsc_memory(o->e);
@@ -842,7 +994,13 @@ static bool deliver_cb(void *opaque, const NetRscHdr *hdr,
     }
     o->accepted++;
     o_parse(frame, len, &p);
-    if (hdr->flags & NET_RSC_F_RSC_INFO) {
+    if (o->gso) {
+        if (gso_single(o, hdr, frame, len, &p)) {
+            check_single(o, hdr, frame, len, &p);
+        } else {
+            check_gso(o, hdr, frame, len, &p);
+        }
+    } else if (hdr->flags & NET_RSC_F_RSC_INFO) {
         check_coalesced(o, hdr, frame, len, &p);
     } else {
         check_single(o, hdr, frame, len, &p);
@@ -1328,6 +1486,8 @@ void rsc_oracle_run(const uint8_t *data, size_t size)
     b1 = get8(&r);
     b2 = get8(&r);
     o.max_flows = 1 + (b0 & RSC_FUZZ_CFG_FLOWS);
+    o.gso = b0 & RSC_FUZZ_CFG_GSO;
+    cfg.mode = o.gso ? NET_RSC_MODE_GSO : NET_RSC_MODE_RSC_EXT;
     o.interval = b1 == RSC_FUZZ_INTERVAL_MAX ? INT64_MAX :
                  (int64_t)b1 * RSC_FUZZ_INTERVAL_UNIT;
     o.now = b0 & RSC_FUZZ_CFG_BIG_CLOCK ? CLOCK_BIG : CLOCK_START;
@@ -1347,7 +1507,8 @@ void rsc_oracle_run(const uint8_t *data, size_t size)
     o.active = g_ptr_array_new();
     current = &o;
     O_LOG("CONFIG max_flows %u interval %" PRId64 " seed 0x%02x clock %"
-          PRId64, o.max_flows, o.interval, b2, o.now);
+          PRId64 "%s", o.max_flows, o.interval, b2, o.now,
+          o.gso ? " GSO mode" : "");
 
     while (r.pos < r.size) {
         uint8_t op;

@@ -19,6 +19,7 @@
 #define RSC_FUZZ_CONFIG_LEN     3
 #define RSC_FUZZ_CFG_FLOWS      0x07    /* byte 0: max_flows - 1 */
 #define RSC_FUZZ_CFG_BIG_CLOCK  0x08    /* byte 0: clock starts near max */
+#define RSC_FUZZ_CFG_GSO        0x10    /* byte 0: NET_RSC_MODE_GSO */
 #define RSC_FUZZ_INTERVAL_UNIT  10000   /* byte 1: interval, 10 us units */
 #define RSC_FUZZ_INTERVAL_MAX   0xff    /* byte 1 value: INT64_MAX */
 #define RSC_FUZZ_POLL_UNIT      100     /* POLL step, ns per unit */
