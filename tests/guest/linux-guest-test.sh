@@ -360,10 +360,15 @@ say "mtu=$(cat /sys/class/net/eth0/mtu)"
 ping -c 1 -W 5 10.0.2.2 >/dev/null 2>&1 || say "note=ping 10.0.2.2 failed"
 
 ctr() { cat "/sys/class/net/eth0/statistics/$1"; }
+# CPU time the guest spent busy (user, nice, system, irq, softirq) and in
+# softirq (where received packets are processed), in USER_HZ ticks (10 ms)
+cpu() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $8 }' /proc/stat; }
 p0=$(ctr rx_packets); b0=$(ctr rx_bytes); tp0=$(ctr tx_packets)
+set -- $(cpu); c0=$1; s0=$2
 t0=$(cut -d' ' -f1 /proc/uptime)
 wget -q -O /tmp/payload "$url" || fail "wget $url"
 t1=$(cut -d' ' -f1 /proc/uptime)
+set -- $(cpu); c1=$1; s1=$2
 p1=$(ctr rx_packets); b1=$(ctr rx_bytes); tp1=$(ctr tx_packets)
 
 say "size=$(wc -c < /tmp/payload)"
@@ -372,6 +377,8 @@ say "rx_packets=$((p1 - p0))"
 say "rx_bytes=$((b1 - b0))"
 say "tx_packets=$((tp1 - tp0))"
 say "elapsed_ms=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", (b - a) * 1000 }')"
+say "cpu_ms=$(( (c1 - c0) * 10 ))"
+say "softirq_ms=$(( (s1 - s0) * 10 ))"
 say "rx_dropped=$(ctr rx_dropped)"
 say "rx_errors=$(ctr rx_errors)"
 finish ok
@@ -578,15 +585,16 @@ fi
 echo
 echo "linux-guest-test: $QEMU_VERSION, kernel $KVER, machine $MACHINE, TCG"
 echo "file: $HOST_SIZE bytes, sha256 $HOST_SHA"
-printf '%-4s %10s %12s %10s %10s %8s  %-7s %s\n' \
-    run rx_packets rx_bytes tx_packets ms wall_s sha256 opts
+printf '%-4s %10s %12s %10s %8s %7s %8s %8s  %-7s %s\n' \
+    run rx_packets rx_bytes tx_packets ms cpu_ms sirq_ms wall_s sha256 opts
 for l in on off; do
     sha=-
     [ -z "${R[$l.sha256]:-}" ] || sha=mismatch
     [ "${R[$l.sha256]:-}" != "$HOST_SHA" ] || sha=ok
-    printf '%-4s %10s %12s %10s %10s %8s  %-7s %s\n' "$l" \
+    printf '%-4s %10s %12s %10s %8s %7s %8s %8s  %-7s %s\n' "$l" \
         "${R[$l.rx_packets]:--}" "${R[$l.rx_bytes]:--}" "${R[$l.tx_packets]:--}" \
-        "${R[$l.elapsed_ms]:--}" "${R[$l.wall_s]:--}" "$sha" "'${R[$l.opts]}'"
+        "${R[$l.elapsed_ms]:--}" "${R[$l.cpu_ms]:--}" "${R[$l.softirq_ms]:--}" \
+        "${R[$l.wall_s]:--}" "$sha" "'${R[$l.opts]}'"
 done
 if [ -n "$RATIO" ]; then
     if [ "$COMPARE" = 1 ]; then
@@ -600,7 +608,7 @@ echo "both guest runs: $((T1 - T0)) s; logs in $WORK"
 if [ -n "$JSON" ]; then
     args=()
     for l in on off; do
-        for k in opts rx_packets rx_bytes tx_packets elapsed_ms wall_s sha256 size features problem; do
+        for k in opts rx_packets rx_bytes tx_packets elapsed_ms cpu_ms softirq_ms wall_s sha256 size features problem; do
             args+=("$l.$k=${R[$l.$k]:-}")
         done
     done
@@ -611,7 +619,8 @@ if [ -n "$JSON" ]; then
 import json, sys
 
 out, kv = sys.argv[1], dict(a.split("=", 1) for a in sys.argv[2:])
-ints = {"rx_packets", "rx_bytes", "tx_packets", "elapsed_ms", "size", "size_bytes"}
+ints = {"rx_packets", "rx_bytes", "tx_packets", "elapsed_ms", "cpu_ms",
+        "softirq_ms", "size", "size_bytes"}
 
 def value(k, v):
     if k in ("opts", "qemu"):
