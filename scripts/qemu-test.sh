@@ -24,6 +24,7 @@ export QTEST_QEMU_BINARY=$qemu
 if [ -z "${RSC_REPLAY_TRACES:-}" ]; then
     RSC_REPLAY_TRACES=$(ls "$ROOT"/tests/data/*.pcap 2>/dev/null | paste -sd:)
     export RSC_REPLAY_TRACES RSC_REPLAY_OUT=$ROOT/build/qemu-test/replay.jsonl
+    export RSC_REPLAY_GSO_OUT=$ROOT/build/qemu-test/replay-gso.jsonl
 fi
 
 if [ "${1:-}" = --path ]; then

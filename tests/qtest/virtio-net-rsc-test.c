@@ -2548,10 +2548,15 @@ static void replay_trace(Guest *g, const char *file, FILE *report,
 }
 
 /* RSC_REPLAY_TRACES: pcap files separated by ':'; report to RSC_REPLAY_OUT */
-static void test_replay(void *obj, void *data, QGuestAllocator *alloc)
+/*
+ * Replay the traces of RSC_REPLAY_TRACES; the report goes to the file the
+ * environment variable @out_env names
+ */
+static void replay_traces(void *obj, void *data, QGuestAllocator *alloc,
+                          const char *out_env)
 {
     const char *traces = g_getenv("RSC_REPLAY_TRACES");
-    const char *out = g_getenv("RSC_REPLAY_OUT");
+    const char *out = g_getenv(out_env);
     g_auto(GStrv) files = NULL;
     FILE *report;
     GString *stats;
@@ -2579,6 +2584,17 @@ static void test_replay(void *obj, void *data, QGuestAllocator *alloc)
     g_test_message("rsc-stats: %s", stats->str);
     g_string_free(stats, true);
     qobject_unref(rsp);
+}
+
+static void test_replay(void *obj, void *data, QGuestAllocator *alloc)
+{
+    replay_traces(obj, data, alloc, "RSC_REPLAY_OUT");
+}
+
+/* The same with rx_coalesce: GSO packets for a guest without RSC_EXT */
+static void test_replay_gso(void *obj, void *data, QGuestAllocator *alloc)
+{
+    replay_traces(obj, data, alloc, "RSC_REPLAY_GSO_OUT");
 }
 
 /*
@@ -2912,6 +2928,7 @@ static void register_virtio_net_rsc_test(void)
     opts.edge.extra_device_opts = "rx_coalesce=on,rsc_interval=300000";
     qos_add_test("rsc/gso", "virtio-net", test_gso, &opts);
     qos_add_test("rsc/gso-offloads", "virtio-net", test_gso_offloads, &opts);
+    qos_add_test("rsc/replay-gso", "virtio-net", test_replay_gso, &opts);
     /* a guest that negotiates RSC_EXT gets RSC_INFO packets all the same */
     opts.edge.extra_device_opts = "guest_rsc_ext=on,rx_coalesce=on,"
                                   "rsc_interval=300000";
