@@ -462,24 +462,20 @@ static bool vouched(const OFrame *f)
 }
 
 /*
- * May @g follow @prev (NULL for the first) inside a coalesced packet @p
- * (frame @pf) at payload offset @off?  Returns NULL or why not.
+ * What keeps frame @g out of any coalesced packet, whatever else it holds:
+ * a GSO header, IP options or extensions, TCP flags other than ACK and
+ * @flags_ok, options, checksums.  Returns NULL or why not.
  */
-static const char *member_problem(const OPkt *p, const uint8_t *pf,
-                                  const OFrame *first, const OFrame *prev,
-                                  const OFrame *g, uint32_t off,
-                                  char *why, size_t size)
+static const char *frame_problem(const OFrame *g, uint8_t flags_ok,
+                                 char *why, size_t size)
 {
-    uint32_t gl = payload_len(g);
-    uint32_t n = p->end - p->data;
-
     if (g->has_hdr && g->hdr.gso_type != NET_RSC_GSO_NONE) {
         snprintf(why, size, "frame %" PRIu64 " was fed with gso_type %u "
                  "but was merged", g->id, g->hdr.gso_type);
     } else if (g->p.ext) {
         snprintf(why, size, "frame %" PRIu64 " has IPv4 options, MF or "
                  "IPv6 extension headers but was merged", g->id);
-    } else if ((g->p.flags & ~TCP_PSH) != TCP_ACK) {
+    } else if ((g->p.flags & ~flags_ok) != TCP_ACK) {
         snprintf(why, size, "frame %" PRIu64 " has TCP flags 0x%02x but "
                  "was merged", g->id, g->p.flags);
     } else if (!g->p.opts_ok) {
@@ -491,6 +487,26 @@ static const char *member_problem(const OPkt *p, const uint8_t *pf,
     } else if (!vouched(g) && !tcp_csum_ok(g->data, &g->p)) {
         snprintf(why, size, "frame %" PRIu64 " has a bad TCP checksum, not "
                  "vouched for by its header, but was merged", g->id);
+    } else {
+        return NULL;
+    }
+    return why;
+}
+
+/*
+ * May @g follow @prev (NULL for the first) inside a coalesced packet @p
+ * (frame @pf) at payload offset @off?  Returns NULL or why not.
+ */
+static const char *member_problem(const OPkt *p, const uint8_t *pf,
+                                  const OFrame *first, const OFrame *prev,
+                                  const OFrame *g, uint32_t off,
+                                  char *why, size_t size)
+{
+    uint32_t gl = payload_len(g);
+    uint32_t n = p->end - p->data;
+
+    if (frame_problem(g, TCP_PSH, why, size)) {
+        return why;
     } else if (g->p.seq != p->seq + off) {
         snprintf(why, size, "frame %" PRIu64 " (seq %u, %u payload bytes) "
                  "does not continue the stream: packet seq %u + %u",
@@ -756,35 +772,22 @@ static void check_coalesced(Oracle *o, const NetRscHdr *hdr,
 }
 
 /*
- * GSO mode: may @g be piece @i of a GSO packet?  The byte comparison
- * with the packet cut up checks the headers; this checks what a cut-up
- * packet cannot show.  Returns NULL or why not.
+ * GSO mode: may @g be a piece of a GSO packet?  The byte comparison with
+ * the packet cut up checks the headers; this checks what a cut-up packet
+ * cannot show.  Returns NULL or why not.
  */
 static const char *gso_member_problem(const OFrame *g, char *why,
                                       size_t size)
 {
-    if (g->has_hdr && g->hdr.gso_type != NET_RSC_GSO_NONE) {
-        snprintf(why, size, "frame %" PRIu64 " was fed with gso_type %u "
-                 "but was merged", g->id, g->hdr.gso_type);
-    } else if (g->p.ext) {
-        snprintf(why, size, "frame %" PRIu64 " has IPv4 options, MF or "
-                 "IPv6 extension headers but was merged", g->id);
-    } else if ((g->p.flags & ~(TCP_PSH | TCP_FIN)) != TCP_ACK) {
-        snprintf(why, size, "frame %" PRIu64 " has TCP flags 0x%02x but "
-                 "was merged", g->id, g->p.flags);
-    } else if (!g->p.opts_ok) {
-        snprintf(why, size, "frame %" PRIu64 " has TCP options other than "
-                 "one timestamp but was merged", g->id);
-    } else if (!payload_len(g)) {
+    if (frame_problem(g, TCP_PSH | TCP_FIN, why, size)) {
+        return why;
+    }
+    if (!payload_len(g)) {
         snprintf(why, size, "frame %" PRIu64 " has no payload but was "
                  "merged", g->id);
-    } else if (!vouched(g) && !tcp_csum_ok(g->data, &g->p)) {
-        snprintf(why, size, "frame %" PRIu64 " has a bad TCP checksum, not "
-                 "vouched for by its header, but was merged", g->id);
-    } else {
-        return NULL;
+        return why;
     }
-    return why;
+    return NULL;
 }
 
 /*
