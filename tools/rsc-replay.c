@@ -104,7 +104,6 @@ typedef struct Replay {
     uint64_t rsc_info_out;      /* or, with --mode gso, GSO packets */
     uint64_t coal_events;       /* RSC_INFO packets of >= 2 segments */
     uint64_t coal_segs;
-    uint64_t coal_segs_seen;    /* segments of coalesced packets so far */
     uint64_t coal_octets;
     uint64_t hdr_dup_acks;
     uint64_t attempts;          /* calls of the delivery callback */
@@ -373,8 +372,10 @@ static void gso_resegments(Replay *r, Flow *f, const uint8_t *pkt,
     }
 }
 
-static void flow_output(Replay *r, Flow *f, const TcpView *t,
-                        const NetRscHdr *hdr, bool coalesced, uint64_t idx)
+/* Returns the number of fed data segments the packet covers */
+static uint32_t flow_output(Replay *r, Flow *f, const TcpView *t,
+                            const NetRscHdr *hdr, bool coalesced,
+                            uint64_t idx)
 {
     SegRec *recs = (SegRec *)f->recs->data;
     uint64_t p = f->out_pos;
@@ -383,19 +384,19 @@ static void flow_output(Replay *r, Flow *f, const TcpView *t,
     guint i;
 
     if (f->differs) {
-        return;
+        return 0;
     }
     if (l > f->in_pos - p) {
         flow_differs(r, f, "packet %" PRIu64 " carries %u payload bytes at "
                      "stream offset %" PRIu64 ", only %" PRIu64 " fed and "
                      "not yet delivered", idx, l, p, f->in_pos - p);
-        return;
+        return 0;
     }
     if (l && memcmp(f->pend->data + (p - f->pend_base), t->payload, l)) {
         flow_differs(r, f, "packet %" PRIu64 " (seq %u): payload differs "
                      "from the fed bytes at stream offset %" PRIu64,
                      idx, t->seq, p);
-        return;
+        return 0;
     }
     for (i = f->rec_head; i < f->recs->len && recs[i].pos == p; i++) {
         if (l ? recs[i].len != 0
@@ -407,7 +408,7 @@ static void flow_output(Replay *r, Flow *f, const TcpView *t,
         flow_differs(r, f, "packet %" PRIu64 " (seq %u, %u bytes) at stream "
                      "offset %" PRIu64 " matches no fed segment",
                      idx, t->seq, l, p);
-        return;
+        return 0;
     }
     if (!l) {
         recs[i].used = true;
@@ -424,20 +425,18 @@ static void flow_output(Replay *r, Flow *f, const TcpView *t,
             flow_differs(r, f, "packet %" PRIu64 " (seq %u) ends inside "
                          "the fed segment of seq %u", idx, t->seq,
                          recs[i].seq);
-            return;
+            return 0;
         }
         if (recs[i].seq != (uint32_t)(t->seq + (recs[i].pos - p))) {
             flow_differs(r, f, "packet %" PRIu64 " (seq %u) covers the fed "
                          "segment of seq %u at byte %" PRIu64, idx, t->seq,
                          recs[i].seq, recs[i].pos - p);
-            return;
+            return 0;
         }
         nseg++;
         maxlen = MAX(maxlen, recs[i].len);
     }
-    if (coalesced && r->mode == NET_RSC_MODE_GSO) {
-        r->coal_segs_seen += nseg;
-    } else if (coalesced) {
+    if (coalesced && r->mode == NET_RSC_MODE_RSC_EXT) {
         if (hdr->segments != nseg) {
             check_error(r, "packet %" PRIu64 " (%s seq %u): segments %u, "
                         "but it merged %u data segments", idx, f->name,
@@ -448,13 +447,14 @@ static void flow_output(Replay *r, Flow *f, const TcpView *t,
                         "but its largest segment has %u bytes", idx,
                         f->name, t->seq, hdr->gso_size, maxlen);
         }
-    } else if (l && nseg != 1) {
+    } else if (!coalesced && l && nseg != 1) {
         check_error(r, "packet %" PRIu64 " (%s seq %u): merged %u data "
                     "segments, not marked as coalesced", idx, f->name,
                     t->seq, nseg);
     }
     f->out_pos += l;
     flow_compact(f);
+    return nseg;
 }
 
 /* GSO mode: the TCP checksum field holds the pseudo-header sum */
@@ -533,6 +533,7 @@ static bool replay_deliver(void *opaque, const NetRscHdr *hdr,
     bool coalesced = r->mode == NET_RSC_MODE_GSO ?
                      hdr->gso_type != NET_RSC_GSO_NONE :
                      hdr->flags & NET_RSC_F_RSC_INFO;
+    uint32_t nseg;
     uint64_t idx;
     Flow *f = NULL;
     TcpView t;
@@ -577,21 +578,17 @@ static bool replay_deliver(void *opaque, const NetRscHdr *hdr,
             r->zero_out++;
         }
         if (coalesced) {
-            uint64_t before = r->coal_segs_seen;
-
             check_coalesced(r, hdr, &t, len, idx);
-            flow_output(r, f, &t, hdr, coalesced, idx);
-            /* RSC_INFO says how many segments; GSO packets say nothing */
-            if (r->mode == NET_RSC_MODE_RSC_EXT) {
-                r->coal_segs_seen += hdr->segments;
-            }
-            if (r->coal_segs_seen - before >= 2) {
-                r->coal_events++;
-                r->coal_segs += r->coal_segs_seen - before;
-                r->coal_octets += t.payload_len;
-            }
-        } else {
-            flow_output(r, f, &t, hdr, coalesced, idx);
+        }
+        nseg = flow_output(r, f, &t, hdr, coalesced, idx);
+        /* RSC_INFO says how many segments; GSO packets say nothing */
+        if (coalesced && r->mode == NET_RSC_MODE_RSC_EXT) {
+            nseg = hdr->segments;
+        }
+        if (coalesced && nseg >= 2) {
+            r->coal_events++;
+            r->coal_segs += nseg;
+            r->coal_octets += t.payload_len;
         }
     }
 
