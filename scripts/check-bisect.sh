@@ -60,38 +60,19 @@ for c in $commits; do
             die "configure failed at \"$subject\", see $wt/build/configure.log"
         echo "$cfg" > "$wt/build/rsc-configure"
     fi
-    ninja -C "$wt/build" build.ninja > "$wt/build/ninja.log" 2>&1 ||
-        die "meson failed at \"$subject\", see $wt/build/ninja.log"
-    targets=(qemu-system-x86_64 tests/qtest/qos-test)
-    for t in tests/unit/test-net-rsc tests/qtest/virtio-net-rsc-test; do
-        if grep -q "^build $t:" "$wt/build/build.ninja"; then
-            targets+=("$t")
-        fi
-    done
-    ninja -C "$wt/build" -j2 "${targets[@]}" > "$wt/build/ninja.log" 2>&1 ||
-        die "build failed at \"$subject\", see $wt/build/ninja.log"
+    qemu_ninja "$wt/build" > /dev/null
     built=$(grep -c '^\[' "$wt/build/ninja.log" || true)
     if $tip_tested && [ "$c" = "$head" ]; then
         echo "   builds ($built steps, $((SECONDS - t1)) s); tests: those" \
              "scripts/qemu-test.sh ran on this tree"
         continue
     fi
-    fw=$wt/build/qemu-bundle/usr/local/share/qemu
-    mkdir -p "$fw"
-    for f in /usr/share/seabios/* /usr/lib/ipxe/qemu/* /usr/share/qemu/*; do
-        [ -e "$fw/${f##*/}" ] || [ -L "$fw/${f##*/}" ] || ln -s "$f" "$fw/"
-    done
+    link_firmware "$wt/build"
     units=
     if [ -x "$wt/build/tests/unit/test-net-rsc" ]; then
         "$wt/build/tests/unit/test-net-rsc" > "$wt/build/unit.log" 2>&1 ||
             die "test-net-rsc failed at \"$subject\", see $wt/build/unit.log"
         units="test-net-rsc passes, "
-    fi
-    if [ -x "$wt/build/tests/qtest/virtio-net-rsc-test" ]; then
-        QTEST_QEMU_BINARY=$wt/build/qemu-system-x86_64 \
-            "$wt/build/tests/qtest/virtio-net-rsc-test" > "$wt/build/rsc-qtest.log" 2>&1 ||
-            die "virtio-net-rsc-test failed at \"$subject\", see $wt/build/rsc-qtest.log"
-        units="${units}virtio-net-rsc-test passes, "
     fi
     QTEST_QEMU_BINARY=$wt/build/qemu-system-x86_64 \
         "$wt/build/tests/qtest/qos-test" -m quick > "$wt/build/qos.log" 2>&1 ||

@@ -64,22 +64,6 @@ command -v ccache >/dev/null || die "ccache missing: run scripts/deps.sh"
 qemu_configure "$SRC" "$QBUILD" "${cfg[@]}"
 link_firmware "$QBUILD"
 
-# Build only what the tests need (build.ninja first: meson may rerun)
-ninja -C "$QBUILD" build.ninja > "$QBUILD/ninja.log" 2>&1 || {
-    tail -30 "$QBUILD/ninja.log" >&2
-    die "meson regeneration failed, see build/qemu-src/build/ninja.log"
-}
-targets=(qemu-system-x86_64 tests/qtest/qos-test)
-if grep -q '^build tests/unit/test-net-rsc:' "$QBUILD/build.ninja"; then
-    targets+=(tests/unit/test-net-rsc)
-fi
-if grep -q '^build tests/qtest/virtio-net-rsc-test:' "$QBUILD/build.ninja"; then
-    targets+=(tests/qtest/virtio-net-rsc-test)
-fi
-echo "qemu-build: ninja -j2 ${targets[*]}"
-if ! ninja -C "$QBUILD" -j2 "${targets[@]}" > "$QBUILD/ninja.log" 2>&1; then
-    grep -E -B2 -A12 'error|FAILED' "$QBUILD/ninja.log" | head -80 >&2
-    die "build failed, full log in build/qemu-src/build/ninja.log"
-fi
+qemu_ninja "$QBUILD"
 tail -1 "$QBUILD/ninja.log"
 echo "qemu-build: done in $(( $(date +%s) - t0 )) s (build/qemu-src/build)"

@@ -70,6 +70,27 @@ qemu_configure() {
     echo "$*" > "$dir/rsc-configure"
 }
 
+# Build what the tests need in configured QEMU build directory $1:
+# qemu-system-x86_64, qos-test and, when this tree of the series has it,
+# the engine's unit test.  build.ninja first, as meson may rerun; the
+# ninja output is in $1/ninja.log.
+qemu_ninja() {
+    local dir=$1 rel=${1#"$ROOT"/}
+    local targets=(qemu-system-x86_64 tests/qtest/qos-test)
+    if ! ninja -C "$dir" build.ninja > "$dir/ninja.log" 2>&1; then
+        tail -30 "$dir/ninja.log" >&2
+        die "meson regeneration failed, see $rel/ninja.log"
+    fi
+    if grep -q '^build tests/unit/test-net-rsc:' "$dir/build.ninja"; then
+        targets+=(tests/unit/test-net-rsc)
+    fi
+    echo "$(basename "$0" .sh): ninja -j2 ${targets[*]}"
+    if ! ninja -C "$dir" -j2 "${targets[@]}" > "$dir/ninja.log" 2>&1; then
+        grep -E -B2 -A12 'error|FAILED' "$dir/ninja.log" | head -80 >&2
+        die "build failed, full log in $rel/ninja.log"
+    fi
+}
+
 # Firmware for the pc machine in qtest, from Debian packages, linked where
 # QEMU build directory $1 looks for it
 link_firmware() {

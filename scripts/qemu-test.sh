@@ -61,10 +61,6 @@ if [ $# -eq 0 ]; then
     if [ -x "$unit" ]; then
         run_tap test-net-rsc "$unit"
     fi
-    # A stand-alone qtest binary, should the series add one
-    if [ -x "$QBUILD/tests/qtest/virtio-net-rsc-test" ]; then
-        run_tap virtio-net-rsc "$QBUILD/tests/qtest/virtio-net-rsc-test"
-    fi
 fi
 run_tap qos-test "$qos" "$@"
 nn=$(grep -c '^ok [0-9]* .*virtio-net' "$log/qos-test.tap" || true)
