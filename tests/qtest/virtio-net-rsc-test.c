@@ -487,6 +487,15 @@ typedef struct RscTestArgs {
     int sv[2];
 } RscTestArgs;
 
+/* The fake guest of most tests: on the socket netdev, 64 buffers posted */
+static void guest_start(Guest *g, QVirtioNet *net, void *data,
+                        QGuestAllocator *alloc)
+{
+    guest_init(g, net, ((RscTestArgs *)data)->sv[0], alloc, 256,
+               MRG_BUF_SIZE);
+    guest_post(g, 64);
+}
+
 static void coalesce(QVirtioNet *net, int sock, QGuestAllocator *alloc,
                      bool ipv6)
 {
@@ -535,8 +544,7 @@ static void test_finalize(void *obj, void *data, QGuestAllocator *alloc)
     GArray *pkts;
     int i;
 
-    guest_init(&g, obj, ((RscTestArgs *)data)->sv[0], alloc, 256, MRG_BUF_SIZE);
-    guest_post(&g, 64);
+    guest_start(&g, obj, data, alloc);
 
     other = data_seg(false, false, 0);
     other.sport = 6000;
@@ -570,8 +578,7 @@ static void test_dup_acks(void *obj, void *data, QGuestAllocator *alloc)
     GArray *pkts;
     int i;
 
-    guest_init(&g, obj, ((RscTestArgs *)data)->sv[0], alloc, 256, MRG_BUF_SIZE);
-    guest_post(&g, 64);
+    guest_start(&g, obj, data, alloc);
     for (i = 0; i < 2; i++) {
         segs[i] = data_seg(false, true, i);
         send_seg(&g, &segs[i]);
@@ -601,8 +608,7 @@ static void test_psh(void *obj, void *data, QGuestAllocator *alloc)
     GArray *pkts;
     int i;
 
-    guest_init(&g, obj, ((RscTestArgs *)data)->sv[0], alloc, 256, MRG_BUF_SIZE);
-    guest_post(&g, 64);
+    guest_start(&g, obj, data, alloc);
     for (i = 0; i < 4; i++) {
         segs[i] = data_seg(true, true, i);
         segs[i].flags = F_ACK | (i == 1 ? F_PSH : 0);
@@ -750,8 +756,7 @@ static void test_stats(void *obj, void *data, QGuestAllocator *alloc)
     QDict *rsp, *st;
     int i;
 
-    guest_init(&g, obj, ((RscTestArgs *)data)->sv[0], alloc, 256, MRG_BUF_SIZE);
-    guest_post(&g, 64);
+    guest_start(&g, obj, data, alloc);
     for (i = 0; i < 4; i++) {
         s = data_seg(false, true, i);
         send_seg(&g, &s);
@@ -778,9 +783,7 @@ static void test_stop_cont(void *obj, void *data, QGuestAllocator *alloc)
     QDict *rsp;
     int i;
 
-    guest_init(&g, obj, ((RscTestArgs *)data)->sv[0], alloc, 256,
-               MRG_BUF_SIZE);
-    guest_post(&g, 64);
+    guest_start(&g, obj, data, alloc);
     for (i = 0; i < 5; i++) {
         segs[i] = data_seg(false, true, i);
         send_seg(&g, &segs[i]);
@@ -924,9 +927,7 @@ static void test_reset(void *obj, void *data, QGuestAllocator *alloc)
     QDict *rsp;
     int i;
 
-    guest_init(&g, net, ((RscTestArgs *)data)->sv[0], alloc, 256,
-               MRG_BUF_SIZE);
-    guest_post(&g, 64);
+    guest_start(&g, net, data, alloc);
     for (i = 0; i < 3; i++) {
         segs[i] = data_seg(false, true, i);
         send_seg(&g, &segs[i]);
@@ -942,9 +943,7 @@ static void test_reset(void *obj, void *data, QGuestAllocator *alloc)
         net->queues[i] = qvirtqueue_setup(dev, alloc, i);
     }
     qvirtio_set_driver_ok(dev);
-    guest_init(&g, net, ((RscTestArgs *)data)->sv[0], alloc, 256,
-               MRG_BUF_SIZE);
-    guest_post(&g, 64);
+    guest_start(&g, net, data, alloc);
 
     after = data_seg(false, true, 10);
     send_seg(&g, &after);
@@ -1006,8 +1005,7 @@ static void test_offloads(void *obj, void *data, QGuestAllocator *alloc)
     GArray *pkts;
     int i;
 
-    guest_init(&g, net, ((RscTestArgs *)data)->sv[0], alloc, 256, MRG_BUF_SIZE);
-    guest_post(&g, 64);
+    guest_start(&g, net, data, alloc);
 
     /* pending data is delivered when RSC goes off */
     for (i = 0; i < 2; i++) {
@@ -1117,8 +1115,7 @@ static void test_gso(void *obj, void *data, QGuestAllocator *alloc)
     GArray *pkts;
     int i;
 
-    guest_init(&g, obj, ((RscTestArgs *)data)->sv[0], alloc, 256, MRG_BUF_SIZE);
-    guest_post(&g, 64);
+    guest_start(&g, obj, data, alloc);
 
     /* IPv4: held for the interval; a new window starts a new packet */
     for (i = 0; i < 8; i++) {
@@ -1163,9 +1160,7 @@ static void test_gso_offloads(void *obj, void *data, QGuestAllocator *alloc)
     GArray *pkts;
     int i;
 
-    guest_init(&g, net, ((RscTestArgs *)data)->sv[0], alloc, 256,
-               MRG_BUF_SIZE);
-    guest_post(&g, 64);
+    guest_start(&g, net, data, alloc);
 
     /* pending data leaves when TSO goes off, then segments pass alone */
     for (i = 0; i < 2; i++) {
@@ -1222,8 +1217,7 @@ static void test_off(void *obj, void *data, QGuestAllocator *alloc)
     GArray *pkts;
     int i;
 
-    guest_init(&g, obj, ((RscTestArgs *)data)->sv[0], alloc, 256, MRG_BUF_SIZE);
-    guest_post(&g, 64);
+    guest_start(&g, obj, data, alloc);
     for (i = 0; i < 3; i++) {
         segs[i] = data_seg(false, true, i);
         send_seg(&g, &segs[i]);
