@@ -8,6 +8,7 @@
 #ifndef STANDALONE_QEMU_OSDEP_H
 #define STANDALONE_QEMU_OSDEP_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
