@@ -36,9 +36,16 @@ ours=()
 n=0
 for c in $commits; do
     n=$((n + 1))
-    slug=$(wgit log -1 --format=%s "$c" | tr 'A-Z' 'a-z' |
-           sed 's/[^a-z0-9]\{1,\}/-/g; s/^-//' | cut -c1-40 | sed 's/-$//')
-    step=$(printf '%02d-%s' "$n" "$slug")
+    # a step keeps its directory name; a new step is named after its subject
+    step=$(cd "$ROOT/series" &&
+           find . -maxdepth 1 -type d -name "$(printf '%02d' "$n")-*" |
+           sed 's|^\./||' | head -n 1)
+    if [ -z "$step" ]; then
+        slug=$(wgit log -1 --format=%s "$c" | tr 'A-Z' 'a-z' |
+               sed 's/[^a-z0-9]\{1,\}/-/g; s/^-//' | cut -c1-40 |
+               sed 's/-$//')
+        step=$(printf '%02d-%s' "$n" "$slug")
+    fi
     mkdir "$new/$step"
     wgit log -1 --format=%B "$c" | git stripspace > "$new/$step/message"
     qemu_paths=()

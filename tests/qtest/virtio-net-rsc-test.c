@@ -843,28 +843,72 @@ static void rsc_wait_migration(QTestState *from, QTestState *to)
     }
 }
 
+/* A second QEMU waiting for the migration, and the way back */
+typedef struct Migration {
+    QTestState *to;
+    char *dir;
+    char *uri;
+    int sv[2];
+} Migration;
+
+static void migration_prepare(Migration *m)
+{
+    g_autofree char *cmd = NULL;
+
+    m->dir = g_dir_make_tmp("rsc-migrate-XXXXXX", NULL);
+    g_assert(m->dir);
+    m->uri = g_strdup_printf("unix:%s/mig", m->dir);
+    g_assert_cmpint(socketpair(PF_UNIX, SOCK_STREAM, 0, m->sv), !=, -1);
+    cmd = g_strdup_printf("%s -netdev socket,fd=%d,id=hs0 -incoming %s",
+                          qos_get_current_command_line(), m->sv[1], m->uri);
+    m->to = qtest_init(cmd);
+}
+
+/* Migrate; then @g and @bus talk to the destination */
+static void migration_run(Migration *m, Guest *g, QPCIBus *bus)
+{
+    QDict *rsp;
+
+    rsp = qtest_qmp(global_qtest, "{ 'execute': 'migrate', 'arguments': "
+                    "{ 'uri': %s } }", m->uri);
+    g_assert(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    rsc_wait_migration(global_qtest, m->to);
+
+    /* the guest now lives in @to: its rings and buffers came along */
+    global_qtest = m->to;
+    bus->qts = m->to;
+    g->qts = m->to;
+    g->sock = m->sv[0];
+}
+
+static void migration_end(Migration *m, QTestState *from, QPCIBus *bus)
+{
+    g_autofree char *path = g_strdup_printf("%s/mig", m->dir);
+
+    global_qtest = from;
+    bus->qts = from;
+    qtest_quit(m->to);
+    close(m->sv[0]);
+    close(m->sv[1]);
+    unlink(path);
+    rmdir(m->dir);
+    g_free(m->dir);
+    g_free(m->uri);
+}
+
 static void test_migrate(void *obj, void *data, QGuestAllocator *alloc)
 {
     QVirtioNetPCI *dev = obj;
     QPCIBus *bus = dev->pci_vdev.pdev->bus;
-    QTestState *from = global_qtest, *to;
-    g_autofree char *dir = g_dir_make_tmp("rsc-migrate-XXXXXX", NULL);
-    g_autofree char *uri = g_strdup_printf("unix:%s/mig", dir);
-    g_autofree char *path = g_strdup_printf("%s/mig", dir);
-    g_autofree char *cmd = NULL;
-    int sv[2];
+    QTestState *from = global_qtest;
+    Migration m;
     Guest g;
     Seg segs[20];
     GArray *pkts;
-    QDict *rsp;
     int i;
 
-    g_assert(dir);
-    g_assert_cmpint(socketpair(PF_UNIX, SOCK_STREAM, 0, sv), !=, -1);
-    cmd = g_strdup_printf("%s -netdev socket,fd=%d,id=hs0 -incoming %s",
-                          qos_get_current_command_line(), sv[1], uri);
-    to = qtest_init(cmd);
-
+    migration_prepare(&m);
     guest_init(&g, &dev->net, ((RscTestArgs *)data)->sv[0], alloc, 256,
                MRG_BUF_SIZE);
     /* one buffer for the sync marker, one too few for the packet */
@@ -877,17 +921,7 @@ static void test_migrate(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmpint(pkts->len, ==, 0);
     pkts_free(pkts);
 
-    rsp = qtest_qmp(from, "{ 'execute': 'migrate', 'arguments': "
-                    "{ 'uri': %s } }", uri);
-    g_assert(qdict_haskey(rsp, "return"));
-    qobject_unref(rsp);
-    rsc_wait_migration(from, to);
-
-    /* the guest now lives in @to: its rings and buffers came along */
-    global_qtest = to;
-    bus->qts = to;
-    g.qts = to;
-    g.sock = sv[0];
+    migration_run(&m, &g, bus);
     {
         Pkt p;
         g_assert_false(guest_poll(&g, &p));
@@ -907,13 +941,7 @@ static void test_migrate(void *obj, void *data, QGuestAllocator *alloc)
     assert_coalesced(&g_array_index(pkts, Pkt, 0), segs, 10, 19, 0);
     pkts_free(pkts);
 
-    global_qtest = from;
-    bus->qts = from;
-    qtest_quit(to);
-    close(sv[0]);
-    close(sv[1]);
-    unlink(path);
-    rmdir(dir);
+    migration_end(&m, from, bus);
 }
 
 /* A device reset drops what was held: the guest asked for a clean device */
@@ -1207,6 +1235,56 @@ static void test_gso_offloads(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmpint(pkts->len, ==, 1);
     assert_gso(&g_array_index(pkts, Pkt, 0), segs, 0, 2);
     pkts_free(pkts);
+}
+
+/*
+ * Offloads the guest switched off stay off after migration: a Linux guest
+ * does so for XDP, which drops GSO packets.
+ */
+static void test_gso_migrate_offloads(void *obj, void *data,
+                                      QGuestAllocator *alloc)
+{
+    QVirtioNetPCI *dev = obj;
+    QVirtioNet *net = &dev->net;
+    QPCIBus *bus = dev->pci_vdev.pdev->bus;
+    QTestState *from = global_qtest;
+    const uint64_t csum = 1ULL << VIRTIO_NET_F_GUEST_CSUM;
+    const uint64_t tso = (1ULL << VIRTIO_NET_F_GUEST_TSO4) |
+                         (1ULL << VIRTIO_NET_F_GUEST_TSO6);
+    Migration m;
+    Guest g;
+    Seg segs[3];
+    GArray *pkts;
+    int i;
+
+    migration_prepare(&m);
+    guest_start(&g, net, data, alloc);
+    g_assert_cmpint(ctrl_offloads(net, alloc, csum), ==, VIRTIO_NET_OK);
+    migration_run(&m, &g, bus);
+
+    for (i = 0; i < 3; i++) {
+        segs[i] = gso_seg(false, i);
+        send_seg(&g, &segs[i]);
+    }
+    pkts = guest_sync(&g);
+    g_assert_cmpint(pkts->len, ==, 3);
+    for (i = 0; i < 3; i++) {
+        assert_untouched(&g_array_index(pkts, Pkt, i), &segs[i]);
+    }
+    pkts_free(pkts);
+
+    /* and the guest can switch them on again at the destination */
+    g_assert_cmpint(ctrl_offloads(net, alloc, csum | tso), ==, VIRTIO_NET_OK);
+    for (i = 0; i < 3; i++) {
+        segs[i] = gso_seg(false, 3 + i);
+        send_seg(&g, &segs[i]);
+    }
+    pkts = guest_step(&g, INTERVAL_NS);
+    g_assert_cmpint(pkts->len, ==, 1);
+    assert_gso(&g_array_index(pkts, Pkt, 0), segs, 0, 2);
+    pkts_free(pkts);
+
+    migration_end(&m, from, bus);
 }
 
 /* Without guest_rsc_ext frames and headers pass untouched */
@@ -2922,6 +3000,8 @@ static void register_virtio_net_rsc_test(void)
     opts.edge.extra_device_opts = "rx_coalesce=on,rsc_interval=300000";
     qos_add_test("rsc/gso", "virtio-net", test_gso, &opts);
     qos_add_test("rsc/gso-offloads", "virtio-net", test_gso_offloads, &opts);
+    qos_add_test("rsc/gso-migrate-offloads", "virtio-net-pci",
+                 test_gso_migrate_offloads, &opts);
     qos_add_test("rsc/replay-gso", "virtio-net", test_replay_gso, &opts);
     /* a guest that negotiates RSC_EXT gets RSC_INFO packets all the same */
     opts.edge.extra_device_opts = "guest_rsc_ext=on,rx_coalesce=on,"
