@@ -1176,6 +1176,40 @@ static void test_gso(void *obj, void *data, QGuestAllocator *alloc)
     pkts_free(pkts);
 }
 
+/* Send GSO-mode segments @first.. into @segs[0..n-1] */
+static void send_gso_segs(Guest *g, Seg *segs, int n, int first)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        segs[i] = gso_seg(false, first + i);
+        send_seg(g, &segs[i]);
+    }
+}
+
+/* The guest gets @segs[0..n-1] at once, each alone and untouched */
+static void expect_alone(Guest *g, const Seg *segs, int n)
+{
+    GArray *pkts = guest_sync(g);
+    int i;
+
+    g_assert_cmpint(pkts->len, ==, n);
+    for (i = 0; i < n; i++) {
+        assert_untouched(&g_array_index(pkts, Pkt, i), &segs[i]);
+    }
+    pkts_free(pkts);
+}
+
+/* The guest gets @segs[0..n-1] as one GSO packet after the interval */
+static void expect_one_gso(Guest *g, const Seg *segs, int n)
+{
+    GArray *pkts = guest_step(g, INTERVAL_NS);
+
+    g_assert_cmpint(pkts->len, ==, 1);
+    assert_gso(&g_array_index(pkts, Pkt, 0), segs, 0, n - 1);
+    pkts_free(pkts);
+}
+
 /* GUEST_OFFLOADS_SET without TSO stops coalescing, with it resumes */
 static void test_gso_offloads(void *obj, void *data, QGuestAllocator *alloc)
 {
@@ -1186,40 +1220,23 @@ static void test_gso_offloads(void *obj, void *data, QGuestAllocator *alloc)
     Guest g;
     Seg segs[3];
     GArray *pkts;
-    int i;
 
     guest_start(&g, net, data, alloc);
 
     /* pending data leaves when TSO goes off, then segments pass alone */
-    for (i = 0; i < 2; i++) {
-        segs[i] = gso_seg(false, i);
-        send_seg(&g, &segs[i]);
-    }
+    send_gso_segs(&g, segs, 2, 0);
     g_assert_cmpint(ctrl_offloads(net, alloc, csum), ==, VIRTIO_NET_OK);
     pkts = guest_sync(&g);
     g_assert_cmpint(pkts->len, ==, 1);
     assert_gso(&g_array_index(pkts, Pkt, 0), segs, 0, 1);
     pkts_free(pkts);
-    for (i = 0; i < 3; i++) {
-        segs[i] = gso_seg(false, 2 + i);
-        send_seg(&g, &segs[i]);
-    }
-    pkts = guest_sync(&g);
-    g_assert_cmpint(pkts->len, ==, 3);
-    for (i = 0; i < 3; i++) {
-        assert_untouched(&g_array_index(pkts, Pkt, i), &segs[i]);
-    }
-    pkts_free(pkts);
+    send_gso_segs(&g, segs, 3, 2);
+    expect_alone(&g, segs, 3);
 
     /* TSO without GUEST_CSUM: no NEEDS_CSUM, so no coalescing either */
     g_assert_cmpint(ctrl_offloads(net, alloc, tso), ==, VIRTIO_NET_OK);
-    for (i = 0; i < 2; i++) {
-        segs[i] = gso_seg(false, 5 + i);
-        send_seg(&g, &segs[i]);
-    }
-    pkts = guest_sync(&g);
-    g_assert_cmpint(pkts->len, ==, 2);
-    pkts_free(pkts);
+    send_gso_segs(&g, segs, 2, 5);
+    expect_alone(&g, segs, 2);
 
     /* bit 61 belongs to RSC_EXT, which this guest did not negotiate */
     g_assert_cmpint(ctrl_offloads(net, alloc, csum | tso |
@@ -1227,14 +1244,8 @@ static void test_gso_offloads(void *obj, void *data, QGuestAllocator *alloc)
                     ==, VIRTIO_NET_ERR);
 
     g_assert_cmpint(ctrl_offloads(net, alloc, csum | tso), ==, VIRTIO_NET_OK);
-    for (i = 0; i < 3; i++) {
-        segs[i] = gso_seg(false, 7 + i);
-        send_seg(&g, &segs[i]);
-    }
-    pkts = guest_step(&g, INTERVAL_NS);
-    g_assert_cmpint(pkts->len, ==, 1);
-    assert_gso(&g_array_index(pkts, Pkt, 0), segs, 0, 2);
-    pkts_free(pkts);
+    send_gso_segs(&g, segs, 3, 7);
+    expect_one_gso(&g, segs, 3);
 }
 
 /*
@@ -1254,35 +1265,19 @@ static void test_gso_migrate_offloads(void *obj, void *data,
     Migration m;
     Guest g;
     Seg segs[3];
-    GArray *pkts;
-    int i;
 
     migration_prepare(&m);
     guest_start(&g, net, data, alloc);
     g_assert_cmpint(ctrl_offloads(net, alloc, csum), ==, VIRTIO_NET_OK);
     migration_run(&m, &g, bus);
 
-    for (i = 0; i < 3; i++) {
-        segs[i] = gso_seg(false, i);
-        send_seg(&g, &segs[i]);
-    }
-    pkts = guest_sync(&g);
-    g_assert_cmpint(pkts->len, ==, 3);
-    for (i = 0; i < 3; i++) {
-        assert_untouched(&g_array_index(pkts, Pkt, i), &segs[i]);
-    }
-    pkts_free(pkts);
+    send_gso_segs(&g, segs, 3, 0);
+    expect_alone(&g, segs, 3);
 
     /* and the guest can switch them on again at the destination */
     g_assert_cmpint(ctrl_offloads(net, alloc, csum | tso), ==, VIRTIO_NET_OK);
-    for (i = 0; i < 3; i++) {
-        segs[i] = gso_seg(false, 3 + i);
-        send_seg(&g, &segs[i]);
-    }
-    pkts = guest_step(&g, INTERVAL_NS);
-    g_assert_cmpint(pkts->len, ==, 1);
-    assert_gso(&g_array_index(pkts, Pkt, 0), segs, 0, 2);
-    pkts_free(pkts);
+    send_gso_segs(&g, segs, 3, 3);
+    expect_one_gso(&g, segs, 3);
 
     migration_end(&m, from, bus);
 }
