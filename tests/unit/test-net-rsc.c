@@ -430,6 +430,62 @@ static void test_single(void)
 }
 
 /*
+ * Payload lengths around the 32-byte steps of the engine's summing copy,
+ * odd ones included: two segments merge byte for byte, and one byte
+ * changed at the start, middle or end of a third (its checksum field as
+ * it was) makes that segment an abort, delivered as it came.
+ */
+
+static void test_payload_lengths(gconstpointer opaque)
+{
+    static const size_t lens[] = {
+        1, 2, 3, 15, 16, 17, 31, 32, 33, 34, 63, 64, 65, 95, 97, 1447, 1448,
+    };
+    int ipv = GPOINTER_TO_INT(opaque);
+    size_t k, j;
+
+    for (k = 0; k < G_N_ELEMENTS(lens); k++) {
+        size_t len = lens[k];
+        const size_t at[] = { 0, len / 2, len - 1 };
+
+        for (j = 0; j < G_N_ELEMENTS(at); j++) {
+            size_t byte = at[j];
+            RscFrameSpec s[3], exp;
+            GByteArray *bad;
+            Ctx c;
+            int i;
+
+            ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+            for (i = 0; i < 3; i++) {
+                rsc_frame_spec_init(&s[i], ipv, 0);
+                s[i].seq += i * len;
+                s[i].payload_len = len;
+                s[i].ts = true;
+                s[i].tsval += i;
+                s[i].ip_id += i;
+            }
+            feed_spec(&c, NULL, &s[0], T0);
+            feed_spec(&c, NULL, &s[1], T0);
+            bad = rsc_frame_build(&s[2]);
+            bad->data[rsc_frame_hdr_len(&s[2]) + byte] ^= 0x5a;
+            g_byte_array_ref(bad);
+            feed(&c, NULL, bad, T0);
+            net_rsc_flush(c.e);
+
+            g_assert_cmpuint(c.out->len, ==, 2);
+            exp = s[0];
+            exp.payload_len = 2 * len;
+            exp.tsval = s[1].tsval;
+            assert_coalesced(out_pkt(&c, 0), &exp, len, 2, 0);
+            assert_bytes(out_pkt(&c, 1)->data, bad);
+            g_assert_cmpuint(stats(&c)->aborts, ==, 1);
+            g_byte_array_unref(bad);
+            ctx_cleanup(&c);
+        }
+    }
+}
+
+/*
  * Checksums: a segment the backend vouches for joins even if its checksum
  * field is not a complete one; the output carries a complete, valid one.
  */
@@ -2861,6 +2917,10 @@ int main(int argc, char **argv)
     g_test_add_func("/net/rsc/interval/per-flow", test_interval_per_flow);
     g_test_add_func("/net/rsc/flows/interleaved", test_flows_interleaved);
     g_test_add_func("/net/rsc/single/headers", test_single);
+    g_test_add_data_func("/net/rsc/csum/payload-lengths-v4",
+                         GINT_TO_POINTER(4), test_payload_lengths);
+    g_test_add_data_func("/net/rsc/csum/payload-lengths-v6",
+                         GINT_TO_POINTER(6), test_payload_lengths);
     g_test_add_data_func("/net/rsc/csum/data-valid", GINT_TO_POINTER(false),
                          test_csum_vouched);
     g_test_add_data_func("/net/rsc/csum/partial", GINT_TO_POINTER(true),
