@@ -1267,34 +1267,6 @@ static void check_split(int ipv, const uint32_t *tsval, unsigned n,
     ctx_cleanup(&c);
 }
 
-static void test_ts_older(void)
-{
-    static const uint32_t ts[] = { 100, 99, 100 };
-
-    check_split(4, ts, 3, 1, NULL);
-}
-
-static void test_ts_equal(void)
-{
-    static const uint32_t ts[] = { 100, 100, 101, 101 };
-
-    check_split(4, ts, 4, 4, NULL);
-}
-
-static void test_ts_wrap(void)
-{
-    static const uint32_t ts[] = { 0xfffffff0, 0xffffffff, 0x10, 0x11 };
-
-    check_split(6, ts, 4, 4, NULL);
-}
-
-static void test_ts_older_wrap(void)
-{
-    static const uint32_t ts[] = { 0x10, 0x20, 0xfffffff0, 0xfffffff1 };
-
-    check_split(4, ts, 4, 2, NULL);
-}
-
 static void test_seq_gap(void)
 {
     RscFrameSpec s[3], exp;
@@ -1347,16 +1319,6 @@ static void tweak_ect0(RscFrameSpec *s, int i)
     s->tos = 0x02;
 }
 
-static void test_ecn_ect0_v4(void)
-{
-    check_split(4, NULL, 4, 4, tweak_ect0);
-}
-
-static void test_ecn_ect0_v6(void)
-{
-    check_split(6, NULL, 4, 4, tweak_ect0);
-}
-
 /* CE on segment 2: the unit of 0-1 leaves; 2 and 3 leave untouched */
 static void test_ecn_ce(gconstpointer opaque)
 {
@@ -1390,29 +1352,9 @@ static void tweak_ttl(RscFrameSpec *s, int i)
     s->ttl = ttl[i];
 }
 
-static void test_ttl_min_v4(void)
-{
-    check_split(4, NULL, 4, 4, tweak_ttl);
-}
-
-static void test_hop_limit_min_v6(void)
-{
-    check_split(6, NULL, 4, 4, tweak_ttl);
-}
-
 static void tweak_tos(RscFrameSpec *s, int i)
 {
     s->tos = i >= 2 ? 0x20 : 0;
-}
-
-static void test_tos_v4(void)
-{
-    check_split(4, NULL, 4, 2, tweak_tos);
-}
-
-static void test_tclass_v6(void)
-{
-    check_split(6, NULL, 4, 2, tweak_tos);
 }
 
 static void tweak_flow_label(RscFrameSpec *s, int i)
@@ -1421,19 +1363,9 @@ static void tweak_flow_label(RscFrameSpec *s, int i)
     s->flow_label = i >= 3 ? 0x12344 : 0x12345;
 }
 
-static void test_flow_label_v6(void)
-{
-    check_split(6, NULL, 4, 3, tweak_flow_label);
-}
-
 static void tweak_df(RscFrameSpec *s, int i)
 {
     s->frag = i >= 2 ? 0 : RSC_IP_DF;
-}
-
-static void test_df_v4(void)
-{
-    check_split(4, NULL, 4, 2, tweak_df);
 }
 
 /* The IPv4 ID may increase, or not: the output has the first one */
@@ -1442,9 +1374,55 @@ static void tweak_fixed_id(RscFrameSpec *s, int i)
     s->ip_id = 0;
 }
 
-static void test_fixed_id_v4(void)
+/*
+ * Closing rules as data: segments 0..n-1 of one flow, with the TSvals
+ * given or none, and a tweak of each segment; @split as in check_split()
+ */
+typedef struct SplitCase {
+    const char *path;
+    int ipv;
+    bool ts;
+    uint32_t tsval[4];
+    unsigned n;
+    unsigned split;
+    void (*tweak)(RscFrameSpec *s, int i);
+} SplitCase;
+
+static const SplitCase split_cases[] = {
+    { "timestamps/older", 4, true, { 100, 99, 100 }, 3, 1 },
+    { "timestamps/equal", 4, true, { 100, 100, 101, 101 }, 4, 4 },
+    { "timestamps/wrap", 6, true, { 0xfffffff0, 0xffffffff, 0x10, 0x11 },
+      4, 4 },
+    { "timestamps/older-wrap", 4, true,
+      { 0x10, 0x20, 0xfffffff0, 0xfffffff1 }, 4, 2 },
+    { "ipv4/ecn/ect0", 4, false, { 0 }, 4, 4, tweak_ect0 },
+    { "ipv6/ecn/ect0", 6, false, { 0 }, 4, 4, tweak_ect0 },
+    { "ipv4/ttl-min", 4, false, { 0 }, 4, 4, tweak_ttl },
+    { "ipv6/hop-limit-min", 6, false, { 0 }, 4, 4, tweak_ttl },
+    { "ipv4/tos", 4, false, { 0 }, 4, 2, tweak_tos },
+    { "ipv6/traffic-class", 6, false, { 0 }, 4, 2, tweak_tos },
+    { "ipv6/flow-label", 6, false, { 0 }, 4, 3, tweak_flow_label },
+    { "ipv4/df", 4, false, { 0 }, 4, 2, tweak_df },
+    { "ipv4/fixed-id", 4, false, { 0 }, 4, 4, tweak_fixed_id },
+};
+
+static void test_split(gconstpointer opaque)
 {
-    check_split(4, NULL, 4, 4, tweak_fixed_id);
+    const SplitCase *k = opaque;
+
+    check_split(k->ipv, k->ts ? k->tsval : NULL, k->n, k->split, k->tweak);
+}
+
+static void add_split_cases(void)
+{
+    size_t i;
+
+    for (i = 0; i < G_N_ELEMENTS(split_cases); i++) {
+        g_autofree char *path = g_strdup_printf("/net/rsc/%s",
+                                                split_cases[i].path);
+
+        g_test_add_data_func(path, &split_cases[i], test_split);
+    }
 }
 
 /*
@@ -2942,25 +2920,13 @@ int main(int argc, char **argv)
     g_test_add_func("/net/rsc/window-update/many", test_window_update_many);
     g_test_add_func("/net/rsc/interval/huge", test_interval_huge);
     g_test_add_func("/net/rsc/interval/zero", test_interval_zero);
-    g_test_add_func("/net/rsc/timestamps/older", test_ts_older);
-    g_test_add_func("/net/rsc/timestamps/equal", test_ts_equal);
-    g_test_add_func("/net/rsc/timestamps/wrap", test_ts_wrap);
-    g_test_add_func("/net/rsc/timestamps/older-wrap", test_ts_older_wrap);
+    add_split_cases();
     g_test_add_func("/net/rsc/seq/gap", test_seq_gap);
     g_test_add_func("/net/rsc/seq/retransmit", test_seq_retransmit);
-    g_test_add_func("/net/rsc/ipv4/ecn/ect0", test_ecn_ect0_v4);
-    g_test_add_func("/net/rsc/ipv6/ecn/ect0", test_ecn_ect0_v6);
     g_test_add_data_func("/net/rsc/ipv4/ecn/ce", GINT_TO_POINTER(4),
                          test_ecn_ce);
     g_test_add_data_func("/net/rsc/ipv6/ecn/ce", GINT_TO_POINTER(6),
                          test_ecn_ce);
-    g_test_add_func("/net/rsc/ipv4/ttl-min", test_ttl_min_v4);
-    g_test_add_func("/net/rsc/ipv6/hop-limit-min", test_hop_limit_min_v6);
-    g_test_add_func("/net/rsc/ipv4/tos", test_tos_v4);
-    g_test_add_func("/net/rsc/ipv6/traffic-class", test_tclass_v6);
-    g_test_add_func("/net/rsc/ipv6/flow-label", test_flow_label_v6);
-    g_test_add_func("/net/rsc/ipv4/df", test_df_v4);
-    g_test_add_func("/net/rsc/ipv4/fixed-id", test_fixed_id_v4);
     g_test_add_func("/net/rsc/psh/last", test_psh);
     g_test_add_func("/net/rsc/psh/first", test_psh_first);
     g_test_add_func("/net/rsc/ipv4/padding", test_padding);
