@@ -481,6 +481,18 @@ static Seg data_seg(bool ipv6, bool ts, int i)
     };
 }
 
+/* Send data segments @from..@to - 1 of the flow into @segs[from..to - 1] */
+static void send_data_segs(Guest *g, Seg *segs, int from, int to, bool ipv6,
+                           bool ts)
+{
+    int i;
+
+    for (i = from; i < to; i++) {
+        segs[i] = data_seg(ipv6, ts, i);
+        send_seg(g, &segs[i]);
+    }
+}
+
 /* Tests */
 
 typedef struct RscTestArgs {
@@ -502,14 +514,10 @@ static void coalesce(QVirtioNet *net, int sock, QGuestAllocator *alloc,
     Guest g;
     Seg segs[8];
     GArray *pkts;
-    int i;
 
     guest_init(&g, net, sock, alloc, 256, MRG_BUF_SIZE);
     guest_post(&g, 64);
-    for (i = 0; i < 8; i++) {
-        segs[i] = data_seg(ipv6, true, i);
-        send_seg(&g, &segs[i]);
-    }
+    send_data_segs(&g, segs, 0, 8, ipv6, true);
 
     /* held until the interval expires */
     pkts = guest_step(&g, INTERVAL_NS - 1);
@@ -542,17 +550,13 @@ static void test_finalize(void *obj, void *data, QGuestAllocator *alloc)
     Guest g;
     Seg segs[4], other, fin;
     GArray *pkts;
-    int i;
 
     guest_start(&g, obj, data, alloc);
 
     other = data_seg(false, false, 0);
     other.sport = 6000;
     send_seg(&g, &other);
-    for (i = 0; i < 3; i++) {
-        segs[i] = data_seg(false, false, i);
-        send_seg(&g, &segs[i]);
-    }
+    send_data_segs(&g, segs, 0, 3, false, false);
     fin = data_seg(false, false, 3);
     fin.len = 0;
     fin.flags = F_FIN | F_ACK;
@@ -579,10 +583,7 @@ static void test_dup_acks(void *obj, void *data, QGuestAllocator *alloc)
     int i;
 
     guest_start(&g, obj, data, alloc);
-    for (i = 0; i < 2; i++) {
-        segs[i] = data_seg(false, true, i);
-        send_seg(&g, &segs[i]);
-    }
+    send_data_segs(&g, segs, 0, 2, false, true);
     dup = segs[1];
     dup.seq += MSS;
     dup.len = 0;
@@ -631,15 +632,12 @@ static void test_limit(void *obj, void *data, QGuestAllocator *alloc)
     Guest g;
     Seg segs[60];
     GArray *pkts;
-    int i, first = 0;
+    int first = 0;
     guint n;
 
     guest_init(&g, obj, ((RscTestArgs *)data)->sv[0], alloc, 256, MRG_BUF_SIZE);
     guest_post(&g, 200);
-    for (i = 0; i < 60; i++) {
-        segs[i] = data_seg(false, true, i);
-        send_seg(&g, &segs[i]);
-    }
+    send_data_segs(&g, segs, 0, 60, false, true);
     pkts = guest_step(&g, INTERVAL_NS);
     g_assert_cmpint(pkts->len, ==, 2);
     for (n = 0; n < pkts->len; n++) {
@@ -664,7 +662,7 @@ static void test_ring_full(void *obj, void *data, QGuestAllocator *alloc)
     Guest g;
     Seg segs[40];
     GArray *pkts;
-    int i, first = 0;
+    int first = 0;
     guint n;
     gint64 start;
 
@@ -674,18 +672,12 @@ static void test_ring_full(void *obj, void *data, QGuestAllocator *alloc)
      * coalesced packet of 10 segments.
      */
     guest_post(&g, 2);
-    for (i = 0; i < 10; i++) {
-        segs[i] = data_seg(false, true, i);
-        send_seg(&g, &segs[i]);
-    }
+    send_data_segs(&g, segs, 0, 10, false, true);
     pkts = guest_sync(&g);
     g_assert_cmpint(pkts->len, ==, 0);
     pkts_free(pkts);
     qtest_clock_step(g.qts, INTERVAL_NS);
-    for (; i < 40; i++) {
-        segs[i] = data_seg(false, true, i);
-        send_seg(&g, &segs[i]);
-    }
+    send_data_segs(&g, segs, 10, 40, false, true);
     g_usleep(50 * 1000);
     {
         Pkt p;
@@ -781,13 +773,9 @@ static void test_stop_cont(void *obj, void *data, QGuestAllocator *alloc)
     Seg segs[5];
     GArray *pkts;
     QDict *rsp;
-    int i;
 
     guest_start(&g, obj, data, alloc);
-    for (i = 0; i < 5; i++) {
-        segs[i] = data_seg(false, true, i);
-        send_seg(&g, &segs[i]);
-    }
+    send_data_segs(&g, segs, 0, 5, false, true);
     pkts = guest_sync(&g);
     g_assert_cmpint(pkts->len, ==, 0);
     pkts_free(pkts);
@@ -906,17 +894,13 @@ static void test_migrate(void *obj, void *data, QGuestAllocator *alloc)
     Guest g;
     Seg segs[20];
     GArray *pkts;
-    int i;
 
     migration_prepare(&m);
     guest_init(&g, &dev->net, ((RscTestArgs *)data)->sv[0], alloc, 256,
                MRG_BUF_SIZE);
     /* one buffer for the sync marker, one too few for the packet */
     guest_post(&g, 2);
-    for (i = 0; i < 10; i++) {
-        segs[i] = data_seg(false, true, i);
-        send_seg(&g, &segs[i]);
-    }
+    send_data_segs(&g, segs, 0, 10, false, true);
     pkts = guest_sync(&g);
     g_assert_cmpint(pkts->len, ==, 0);
     pkts_free(pkts);
@@ -932,10 +916,7 @@ static void test_migrate(void *obj, void *data, QGuestAllocator *alloc)
     assert_coalesced(&g_array_index(pkts, Pkt, 0), segs, 0, 9, 0);
     pkts_free(pkts);
 
-    for (; i < 20; i++) {
-        segs[i] = data_seg(false, true, i);
-        send_seg(&g, &segs[i]);
-    }
+    send_data_segs(&g, segs, 10, 20, false, true);
     pkts = guest_step(&g, INTERVAL_NS);
     g_assert_cmpint(pkts->len, ==, 1);
     assert_coalesced(&g_array_index(pkts, Pkt, 0), segs, 10, 19, 0);
@@ -956,10 +937,7 @@ static void test_reset(void *obj, void *data, QGuestAllocator *alloc)
     int i;
 
     guest_start(&g, net, data, alloc);
-    for (i = 0; i < 3; i++) {
-        segs[i] = data_seg(false, true, i);
-        send_seg(&g, &segs[i]);
-    }
+    send_data_segs(&g, segs, 0, 3, false, true);
     pkts = guest_sync(&g);
     g_assert_cmpint(pkts->len, ==, 0);
     pkts_free(pkts);
@@ -1036,10 +1014,7 @@ static void test_offloads(void *obj, void *data, QGuestAllocator *alloc)
     guest_start(&g, net, data, alloc);
 
     /* pending data is delivered when RSC goes off */
-    for (i = 0; i < 2; i++) {
-        segs[i] = data_seg(false, true, i);
-        send_seg(&g, &segs[i]);
-    }
+    send_data_segs(&g, segs, 0, 2, false, true);
     g_assert_cmpint(ctrl_offloads(net, alloc, base), ==, VIRTIO_NET_OK);
     pkts = guest_sync(&g);
     g_assert_cmpint(pkts->len, ==, 1);
@@ -1291,10 +1266,7 @@ static void test_off(void *obj, void *data, QGuestAllocator *alloc)
     int i;
 
     guest_start(&g, obj, data, alloc);
-    for (i = 0; i < 3; i++) {
-        segs[i] = data_seg(false, true, i);
-        send_seg(&g, &segs[i]);
-    }
+    send_data_segs(&g, segs, 0, 3, false, true);
     pkts = guest_sync(&g);
     g_assert_cmpint(pkts->len, ==, 3);
     for (i = 0; i < 3; i++) {
@@ -1309,14 +1281,10 @@ static void test_no_mrg(void *obj, void *data, QGuestAllocator *alloc)
     Guest g;
     Seg segs[20];
     GArray *pkts;
-    int i;
 
     guest_init(&g, obj, ((RscTestArgs *)data)->sv[0], alloc, 8, BIG_BUF_SIZE);
     guest_post(&g, 8);
-    for (i = 0; i < 20; i++) {
-        segs[i] = data_seg(true, true, i);
-        send_seg(&g, &segs[i]);
-    }
+    send_data_segs(&g, segs, 0, 20, true, true);
     pkts = guest_step(&g, INTERVAL_NS);
     g_assert_cmpint(pkts->len, ==, 1);
     assert_coalesced(&g_array_index(pkts, Pkt, 0), segs, 0, 19, 0);
