@@ -27,6 +27,8 @@ PKGS=(
     python3-sphinx python3-sphinx-rtd-theme
     # benchmark (bench/): DPDK GRO to compare with, flow-scaling plot
     libdpdk-dev gnuplot-nox
+    # a big-endian host (scripts/check-big-endian.sh): s390x under qemu-user
+    gcc-s390x-linux-gnu libc6-dev-s390x-cross qemu-user-static
 )
 
 apt_sources() {
@@ -63,11 +65,18 @@ if command -v meson >/dev/null; then
     fi
 fi
 
-if [ ${#missing[@]} -eq 0 ] && [ -f /etc/apt/sources.list.d/rsc-extra.sources ]; then
+# check-big-endian.sh downloads glib for s390x: apt needs that architecture
+has_s390x() {
+    dpkg --print-foreign-architectures | grep -qx s390x
+}
+
+if [ ${#missing[@]} -eq 0 ] && has_s390x &&
+   [ -f /etc/apt/sources.list.d/rsc-extra.sources ]; then
     exit 0
 fi
 need_root
 apt_sources || true
+has_s390x || dpkg --add-architecture s390x
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${PKGS[@]}"

@@ -213,8 +213,9 @@ PcapWriter *pcap_writer_open(const char *path, uint32_t linktype, bool nsec,
                              GError **errp)
 {
     PcapWriter *w;
+    /* little-endian whatever the host, so that outputs compare equal */
     uint32_t hdr[6];
-    uint16_t ver[2] = { 2, 4 };
+    uint16_t ver[2] = { GUINT16_TO_LE(2), GUINT16_TO_LE(4) };
     FILE *f;
 
     f = fopen(path, "wb");
@@ -230,12 +231,12 @@ PcapWriter *pcap_writer_open(const char *path, uint32_t linktype, bool nsec,
     w->f = f;
     w->nsec = nsec;
 
-    hdr[0] = nsec ? PCAP_MAGIC_NSEC : PCAP_MAGIC_USEC;
+    hdr[0] = GUINT32_TO_LE(nsec ? PCAP_MAGIC_NSEC : PCAP_MAGIC_USEC);
     memcpy(&hdr[1], ver, sizeof(ver));
     hdr[2] = 0;     /* thiszone */
     hdr[3] = 0;     /* sigfigs */
-    hdr[4] = PCAP_WRITER_SNAPLEN;
-    hdr[5] = linktype;
+    hdr[4] = GUINT32_TO_LE(PCAP_WRITER_SNAPLEN);
+    hdr[5] = GUINT32_TO_LE(linktype);
     pcap_writer_put(w, hdr, sizeof(hdr));
     return w;
 }
@@ -246,13 +247,14 @@ void pcap_writer_write(PcapWriter *w, int64_t time_ns,
     uint32_t rec[4];
 
     time_ns = MAX(time_ns, 0);
-    rec[0] = time_ns / 1000000000;
+    rec[0] = GUINT32_TO_LE(time_ns / 1000000000);
     rec[1] = time_ns % 1000000000;
     if (!w->nsec) {
         rec[1] /= 1000;
     }
-    rec[2] = len;
-    rec[3] = len;
+    rec[1] = GUINT32_TO_LE(rec[1]);
+    rec[2] = GUINT32_TO_LE(len);
+    rec[3] = GUINT32_TO_LE(len);
     pcap_writer_put(w, rec, sizeof(rec));
     pcap_writer_put(w, data, len);
 }
