@@ -30,6 +30,8 @@
 #define RSC_TCP_FIN         0x01
 #define RSC_TCP_PSH         0x08
 #define RSC_TCP_ACK         0x10
+/* low bits of TCP byte 12: AE (AccECN) and reserved bits */
+#define RSC_TCP_AE_RSVD     0x0f
 
 #define RSC_TCPOPT_EOL      0
 #define RSC_TCPOPT_NOP      1
@@ -139,9 +141,14 @@ struct NetRscEngine {
     int32_t qtail;
     bool ipv4;
     bool ipv6;
-    /* a frame that closed its flow's unit was refused: count it once */
+    /*
+     * A frame that closed its flow's unit and was refused: when it is fed
+     * again it goes out alone as decided then (no unit to close now), and
+     * is counted once.
+     */
     bool refused_finalizer;
-    uint32_t refused_hash;
+    bool refused_abort;
+    RscKey refused_key;
     uint32_t open;
     uint32_t closed;
     bool stalled;
@@ -268,12 +275,14 @@ static inline int32_t rsc_seq_diff(uint32_t a, uint32_t b)
 
 static uint32_t rsc_hash(const RscKey *k, uint32_t seed)
 {
-    const uint32_t *w = (const uint32_t *)k;
     uint32_t h = seed ^ 0x9e3779b9;
     size_t i;
 
-    for (i = 0; i < sizeof(*k) / 4; i++) {
-        h ^= w[i];
+    for (i = 0; i < sizeof(*k); i += 4) {
+        uint32_t w;
+
+        memcpy(&w, (const uint8_t *)k + i, 4);
+        h ^= w;
         h *= 0x85ebca6b;
         h ^= h >> 15;
     }
@@ -454,8 +463,9 @@ static RscClass rsc_classify(NetRscEngine *e, RscSeg *s)
     if (exception) {
         return rsc_finalize(s, true);
     }
-    if ((s->tcp_flags & ~rsc_ored_flags(e)) != RSC_TCP_ACK) {
-        /* SYN, FIN, RST, URG, ECE, CWR, or no ACK */
+    if ((tcp[12] & RSC_TCP_AE_RSVD) ||
+        (s->tcp_flags & ~rsc_ored_flags(e)) != RSC_TCP_ACK) {
+        /* AE or reserved bits, SYN, FIN, RST, URG, ECE, CWR, or no ACK */
         return rsc_finalize(s, true);
     }
     if (!rsc_parse_options(s, tcp + RSC_TCP_HLEN, tcp_hlen - RSC_TCP_HLEN)) {
@@ -653,11 +663,6 @@ static void rsc_close(NetRscEngine *e, NetRscChain *c)
     rsc_unlink(e, c);
     if (c->merged) {
         rsc_build_coalesced(c, e->cfg.mode);
-        if (c->segments > 1) {
-            e->stats.coalesce_events++;
-            e->stats.coalesced_pkts += c->segments;
-            e->stats.coalesced_octets += c->payload_len;
-        }
     } else {
         c->len = c->first_len;
         c->out_hdr = c->first_hdr;
@@ -685,6 +690,11 @@ static bool rsc_drain(NetRscEngine *e)
 
         if (!rsc_deliver(e, &c->out_hdr, c->buf, c->len)) {
             return false;
+        }
+        if (c->merged && c->segments > 1) {
+            e->stats.coalesce_events++;
+            e->stats.coalesced_pkts += c->segments;
+            e->stats.coalesced_octets += c->payload_len;
         }
         e->qhead = c->qnext;
         if (e->qhead == RSC_NONE) {
@@ -832,6 +842,7 @@ static bool rsc_resegmentable(const NetRscChain *c, const RscSeg *s)
     size_t opt = c->l4 + RSC_TCP_HLEN;
 
     if (s->end - s->data > c->mss || s->ack != c->ack || s->win != c->win ||
+        lduw_be_p(c->buf + c->l4 + 18) != lduw_be_p(s->frame + c->l4 + 18) ||
         memcmp(c->buf + opt, s->frame + opt, c->data - opt)) {
         return false;
     }
@@ -976,6 +987,12 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
 
     cls = rsc_classify(e, &s);
     c = s.chain;
+    if (e->refused_finalizer && cls != RSC_BYPASS &&
+        !memcmp(&s.key, &e->refused_key, sizeof(s.key))) {
+        cls = RSC_FINALIZE;
+        s.abort = e->refused_abort;
+        closed_unit = true;
+    }
 
     if (cls == RSC_CANDIDATE && c) {
         switch (rsc_join(e, c, &s)) {
@@ -1026,13 +1043,10 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
     if (!rsc_deliver_seg(e, &s)) {
         if (closed_unit) {
             e->refused_finalizer = true;
-            e->refused_hash = s.hash;
+            e->refused_abort = s.abort;
+            e->refused_key = s.key;
         }
         return NET_RSC_STALLED;
-    }
-    if (e->refused_finalizer && cls != RSC_BYPASS &&
-        s.hash == e->refused_hash) {
-        closed_unit = true;
     }
     e->refused_finalizer = false;
     if (s.abort) {
@@ -1131,6 +1145,7 @@ void net_rsc_purge(NetRscEngine *e)
     e->qtail = RSC_NONE;
     e->closed = 0;
     e->stalled = false;
+    e->refused_finalizer = false;
 }
 
 bool net_rsc_stalled(const NetRscEngine *e)

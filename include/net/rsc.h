@@ -23,11 +23,11 @@
  *   candidate - an in-order data segment, duplicate ACK or window update
  *               that joins the flow's unit (or starts one);
  *   finalize  - a segment of a flow that must not be merged (SYN, FIN, RST,
- *               URG, ECE, CWR, options other than timestamps, IPv4 options,
- *               IPv6 extension headers, fragments, bad checksum, an ECN
- *               field that differs from the unit's, already GSO, other
- *               pure ACKs): the flow's unit is delivered first, then the
- *               segment, untouched.
+ *               URG, ECE, CWR, AE or a reserved TCP flag, options other
+ *               than timestamps, IPv4 options, IPv6 extension headers,
+ *               fragments, bad checksum, an ECN field that differs from
+ *               the unit's, already GSO, other pure ACKs): the flow's unit
+ *               is delivered first, then the segment, untouched.
  *
  * A unit closes when a segment does not continue it (sequence gap, older
  * timestamp, other IP header fields, the 65535-byte IP datagram limit
@@ -169,13 +169,16 @@ typedef struct NetRscConfig {
 /* Counters; names after Microsoft's OID_TCP_RSC_STATISTICS where it has one */
 typedef struct NetRscStats {
     uint64_t received;          /* frames fed and taken */
-    /* these three count coalesced packets of two or more data segments */
+    /*
+     * these three count coalesced packets of two or more data segments,
+     * when they are delivered
+     */
     uint64_t coalesced_pkts;    /* data segments merged into packets */
     uint64_t coalesced_octets;  /* their TCP payload bytes */
     uint64_t coalesce_events;   /* coalesced packets delivered */
     uint64_t aborts;            /* segments refused by an exception rule */
     uint64_t bypassed;          /* frames delivered at once, no unit involved */
-    uint64_t finalized;         /* frames that closed their flow's unit */
+    uint64_t finalized;         /* frames sent alone, closing their unit */
     uint64_t dup_acks;          /* duplicate ACKs absorbed */
     uint64_t window_updates;    /* window updates absorbed */
     uint64_t delivered;         /* packets handed to the guest */

@@ -258,6 +258,7 @@ GByteArray *rsc_frame_build(const RscFrameSpec *s)
     /* Ethernet */
     memcpy(f, rsc_dst_mac, 6);
     memcpy(f + 6, rsc_src_mac, 6);
+    f[11] ^= s->src_mac_last;
     if (s->vlan) {
         put16(f + 12, RSC_ETH_P_VLAN);
         put16(f + 14, s->vlan_tci);
@@ -303,7 +304,7 @@ GByteArray *rsc_frame_build(const RscFrameSpec *s)
         put16(th + 2, s->dport);
         put32(th + 4, s->seq);
         put32(th + 8, s->ack);
-        th[12] = (l4h / 4) << 4;
+        th[12] = (l4h / 4) << 4 | (s->tcp_flags_hi & 0x0f);
         th[13] = s->tcp_flags;
         put16(th + 14, s->window);
         put16(th + 18, s->urg_ptr);

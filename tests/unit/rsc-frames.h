@@ -59,6 +59,7 @@ typedef enum RscL4 {
 
 typedef struct RscFrameSpec {
     int ip_version;             /* 4 or 6 */
+    uint8_t src_mac_last;       /* XORed into the source MAC's last byte */
     bool vlan;                  /* insert an 802.1Q tag */
     uint16_t vlan_tci;
 
@@ -80,6 +81,7 @@ typedef struct RscFrameSpec {
     uint16_t sport, dport;
     uint32_t seq, ack;
     uint8_t tcp_flags;
+    uint8_t tcp_flags_hi;       /* AE and reserved bits: TCP byte 12, 0..15 */
     uint16_t window;
     uint16_t urg_ptr;
     bool ts;                    /* NOP NOP timestamp option first */

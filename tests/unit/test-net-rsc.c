@@ -486,6 +486,37 @@ static void test_payload_lengths(gconstpointer opaque)
 }
 
 /*
+ * A bad TCP checksum on the segment that would open a unit: it goes out
+ * alone, untouched and unflagged, and the next two coalesce.
+ */
+static void test_csum_bad_first(gconstpointer opaque)
+{
+    int ipv = GPOINTER_TO_INT(opaque);
+    RscFrameSpec s[3], exp;
+    Ctx c;
+    unsigned i;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < 3; i++) {
+        mss_spec(&s[i], ipv, 0, i, true);
+    }
+    s[0].l4_csum = RSC_CSUM_BAD;
+    feed_spec(&c, NULL, &s[0], T0);
+    g_assert_cmpuint(c.out->len, ==, 1);
+    assert_single(out_pkt(&c, 0), NULL, &s[0]);
+    feed_spec(&c, NULL, &s[1], T0);
+    feed_spec(&c, NULL, &s[2], T0);
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 2);
+    exp = s[1];
+    exp.payload_len = 2 * MSS;
+    exp.tsval = s[2].tsval;
+    assert_coalesced(out_pkt(&c, 1), &exp, MSS, 2, 0);
+    g_assert_cmpuint(stats(&c)->aborts, ==, 1);
+    ctx_cleanup(&c);
+}
+
+/*
  * Checksums: a segment the backend vouches for joins even if its checksum
  * field is not a complete one; the output carries a complete, valid one.
  */
@@ -536,7 +567,7 @@ enum {
     FIN_IP_OPTS, FIN_IP_FRAG,
     FIN_IP6_HOPOPTS, FIN_IP6_ROUTING, FIN_IP6_DSTOPTS, FIN_IP6_FRAG,
     FIN_BAD_IP_CSUM, FIN_BAD_IP_CSUM_VOUCHED, FIN_BAD_TCP_CSUM,
-    FIN_GSO, FIN_NEW_ACK,
+    FIN_GSO, FIN_NEW_ACK, FIN_AE, FIN_TCP_RESERVED,
 };
 
 typedef struct FinCase {
@@ -554,6 +585,8 @@ static const FinCase fin_cases[] = {
     { "urg", 4, FIN_URG, true, true },
     { "ece", 4, FIN_ECE, true, true },
     { "cwr", 4, FIN_CWR, true, true },
+    { "ae", 4, FIN_AE, true, true },
+    { "tcp-reserved", 4, FIN_TCP_RESERVED, true, true },
     { "opt-sack", 4, FIN_OPT_SACK, true, true },
     { "opt-mss", 4, FIN_OPT_MSS, true, true },
     { "opt-wscale", 4, FIN_OPT_WSCALE, true, true },
@@ -568,6 +601,7 @@ static const FinCase fin_cases[] = {
     { "fin", 6, FIN_FIN, true, true },
     { "rst", 6, FIN_RST, true, true },
     { "ece", 6, FIN_ECE, true, true },
+    { "ae", 6, FIN_AE, true, true },
     { "opt-sack", 6, FIN_OPT_SACK, true, true },
     { "hop-by-hop", 6, FIN_IP6_HOPOPTS, true, true },
     { "routing", 6, FIN_IP6_ROUTING, true, true },
@@ -675,6 +709,13 @@ static void fin_make(int kind, RscFrameSpec *s, NetRscHdr *hdr, bool *has_hdr)
     case FIN_NEW_ACK:
         s->payload_len = 0;
         s->ack += 5000;
+        break;
+    case FIN_AE:
+        /* AccECN's third counter bit (RFC 9768) */
+        s->tcp_flags_hi = 0x01;
+        break;
+    case FIN_TCP_RESERVED:
+        s->tcp_flags_hi = 0x08;
         break;
     default:
         g_assert_not_reached();
@@ -1368,6 +1409,30 @@ static void tweak_df(RscFrameSpec *s, int i)
     s->frag = i >= 2 ? 0 : RSC_IP_DF;
 }
 
+static void tweak_src_mac(RscFrameSpec *s, int i)
+{
+    s->src_mac_last = i >= 2 ? 1 : 0;
+}
+
+/*
+ * Timestamps on the first two only, twelve NOPs in their place on the
+ * others: same header length, other option layout
+ */
+static void tweak_ts_layout(RscFrameSpec *s, int i)
+{
+    if (i >= 2) {
+        s->ts = false;
+        memset(s->tcp_opts, 1, 12);
+        s->tcp_opts_len = 12;
+    }
+}
+
+/* From segment 2 on, an older acknowledgment number */
+static void tweak_ack_back(RscFrameSpec *s, int i)
+{
+    s->ack -= i >= 2 ? 1000 : 0;
+}
+
 /* The IPv4 ID may increase, or not: the output has the first one */
 static void tweak_fixed_id(RscFrameSpec *s, int i)
 {
@@ -1404,6 +1469,13 @@ static const SplitCase split_cases[] = {
     { "ipv6/flow-label", 6, false, { 0 }, 4, 3, tweak_flow_label },
     { "ipv4/df", 4, false, { 0 }, 4, 2, tweak_df },
     { "ipv4/fixed-id", 4, false, { 0 }, 4, 4, tweak_fixed_id },
+    { "ipv6/source-mac", 6, false, { 0 }, 4, 2, tweak_src_mac },
+    /* TSvals a zero would not be older than */
+    { "ipv4/option-layout", 4, true,
+      { 0x80000001, 0x80000001, 0x80000001, 0x80000001 }, 4, 2,
+      tweak_ts_layout },
+    { "ipv4/ack-back", 4, false, { 0 }, 4, 2, tweak_ack_back },
+    { "ipv6/ack-back", 6, true, { 1, 2, 3, 4 }, 4, 2, tweak_ack_back },
 };
 
 static void test_split(gconstpointer opaque)
@@ -1961,6 +2033,80 @@ static void test_refuse_flush(void)
         assert_coalesced(out_pkt(&c, k), &exp, MSS, 2, 0);
     }
     g_assert_cmpuint(stats(&c)->refused, ==, c.refusals);
+    ctx_cleanup(&c);
+}
+
+/*
+ * A segment that closes its flow's unit and is then refused is fed again
+ * after the resume, when the unit is gone: it must still go out alone,
+ * counted once, as without the refusal.  A CE mark on segment 2 closes
+ * the unit of 0-1 (Microsoft's ECN exception, an abort).
+ */
+static void test_refuse_finalizer(void)
+{
+    RscFrameSpec s[3];
+    g_autoptr(GByteArray) ce = NULL;
+    Ctx c;
+    unsigned i;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < 3; i++) {
+        mss_spec(&s[i], 4, 0, i, true);
+        s[i].tos = i == 2 ? 0x03 : 0x02;
+    }
+    feed_spec(&c, NULL, &s[0], T0);
+    feed_spec(&c, NULL, &s[1], T0);
+    ce = rsc_frame_build(&s[2]);
+
+    c.refuse = true;
+    g_assert_cmpint(receive(&c, NULL, ce, T0 + 1), ==, NET_RSC_STALLED);
+    c.refuse = false;
+    g_assert_true(net_rsc_resume(c.e));
+    g_assert_cmpuint(c.out->len, ==, 1);
+    g_assert_cmpint(receive(&c, NULL, ce, T0 + 1), ==, NET_RSC_TAKEN);
+
+    g_assert_cmpuint(c.out->len, ==, 2);
+    assert_single(out_pkt(&c, 1), NULL, &s[2]);
+    g_assert_cmpuint(net_rsc_pending(c.e), ==, 0);
+    g_assert_cmpuint(stats(&c)->aborts, ==, 1);
+    g_assert_cmpuint(stats(&c)->finalized, ==, 1);
+    g_assert_cmpuint(stats(&c)->received, ==, 3);
+    ctx_cleanup(&c);
+}
+
+/*
+ * A reset purges a refused finalizer; a later frame of the same flow that
+ * closes nothing is bypassed, not finalized.  Coalesced packets purged
+ * before delivery are not counted as coalesced.
+ */
+static void test_refuse_purge(void)
+{
+    RscFrameSpec s, syn;
+    g_autoptr(GByteArray) fin = NULL;
+    Ctx c;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    mss_spec(&s, 4, 0, 0, true);
+    feed_spec(&c, NULL, &s, T0);
+    mss_spec(&s, 4, 0, 1, true);
+    feed_spec(&c, NULL, &s, T0);
+    mss_spec(&s, 4, 0, 2, true);
+    s.tcp_flags |= RSC_TCP_FIN;
+    fin = rsc_frame_build(&s);
+    c.refuse = true;
+    g_assert_cmpint(receive(&c, NULL, fin, T0), ==, NET_RSC_STALLED);
+    net_rsc_purge(c.e);
+    c.refuse = false;
+
+    rsc_frame_spec_init(&syn, 4, 0);
+    syn.tcp_flags = RSC_TCP_SYN;
+    feed_spec(&c, NULL, &syn, T0 + 1);
+    g_assert_cmpuint(c.out->len, ==, 1);
+    g_assert_cmpuint(stats(&c)->bypassed, ==, 1);
+    g_assert_cmpuint(stats(&c)->finalized, ==, 0);
+    g_assert_cmpuint(stats(&c)->coalesce_events, ==, 0);
+    g_assert_cmpuint(stats(&c)->coalesced_pkts, ==, 0);
+    g_assert_cmpuint(stats(&c)->coalesced_octets, ==, 0);
     ctx_cleanup(&c);
 }
 
@@ -2612,6 +2758,8 @@ typedef enum GsoChange {
     GSO_FLAGS,          /* TCP flags ORed with @by */
     GSO_FLAGS_NO_DATA,  /* likewise, and no payload */
     GSO_TOS,            /* TOS / traffic class ORed with @by */
+    GSO_URG_PTR,        /* urgent pointer set to @by, URG clear */
+    GSO_FLAGS_HI,       /* AE and reserved TCP bits set to @by */
 } GsoChange;
 
 typedef struct GsoCase {
@@ -2646,6 +2794,8 @@ static const GsoCase gso_cases[] = {
     { "ipv4/fin-middle", 4, GSO_FLAGS, RSC_TCP_FIN, 1, false, 2 },
     { "ipv6/fin-alone", 6, GSO_FLAGS_NO_DATA, RSC_TCP_FIN, 3, false, 2 },
     { "ipv4/ce", 4, GSO_TOS, 3, 2, true, 3 },
+    { "ipv4/urgent-pointer", 4, GSO_URG_PTR, 7, 2, true, 2 },
+    { "ipv6/ae", 6, GSO_FLAGS_HI, 1, 1, false, 3 },
 };
 
 static void gso_apply(const GsoCase *gc, RscFrameSpec *s, unsigned i)
@@ -2694,6 +2844,12 @@ static void gso_apply(const GsoCase *gc, RscFrameSpec *s, unsigned i)
         break;
     case GSO_TOS:
         s->tos |= gc->by;
+        break;
+    case GSO_URG_PTR:
+        s->urg_ptr = gc->by;
+        break;
+    case GSO_FLAGS_HI:
+        s->tcp_flags_hi = gc->by;
         break;
     }
 }
@@ -2899,6 +3055,10 @@ int main(int argc, char **argv)
                          GINT_TO_POINTER(4), test_payload_lengths);
     g_test_add_data_func("/net/rsc/csum/payload-lengths-v6",
                          GINT_TO_POINTER(6), test_payload_lengths);
+    g_test_add_data_func("/net/rsc/csum/bad-first-v4", GINT_TO_POINTER(4),
+                         test_csum_bad_first);
+    g_test_add_data_func("/net/rsc/csum/bad-first-v6", GINT_TO_POINTER(6),
+                         test_csum_bad_first);
     g_test_add_data_func("/net/rsc/csum/data-valid", GINT_TO_POINTER(false),
                          test_csum_vouched);
     g_test_add_data_func("/net/rsc/csum/partial", GINT_TO_POINTER(true),
@@ -2946,6 +3106,8 @@ int main(int argc, char **argv)
     g_test_add_func("/net/rsc/refuse/eviction", test_refuse_eviction);
     g_test_add_func("/net/rsc/refuse/flush", test_refuse_flush);
     g_test_add_func("/net/rsc/refuse/stream", test_refuse_stream);
+    g_test_add_func("/net/rsc/refuse/finalizer", test_refuse_finalizer);
+    g_test_add_func("/net/rsc/refuse/purge", test_refuse_purge);
     g_test_add_func("/net/rsc/migrate/held", test_migrate_held);
     g_test_add_func("/net/rsc/purge/all", test_purge);
     g_test_add_func("/net/rsc/flush/all", test_flush);
