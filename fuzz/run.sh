@@ -10,10 +10,6 @@
 # Exits 1 on any finding (crash, oracle failure, leak, timeout, OOM),
 # after copying the input into fuzz/regressions/ (rerun it with
 # build/fuzz/fuzz/fuzz-rsc FILE, or fuzz-replay -v FILE for a trace).
-#
-# Until the top-level meson.build has subdir('fuzz'), the build uses an
-# overlay of the source tree (build/fuzz-src: symlinks, plus a copy of
-# meson.build with that line).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -23,25 +19,9 @@ shift || true
 build=${BUILD:-build/fuzz}
 
 src=$root
-if ! grep -q "^subdir('fuzz')" meson.build; then
-    src=$root/build/fuzz-src
-    mkdir -p "$src"
-    for f in "$root"/*; do
-        case ${f##*/} in
-        build|meson.build) ;;
-        *) ln -sfn "$f" "$src/${f##*/}" ;;
-        esac
-    done
-    { cat meson.build; echo "subdir('fuzz')"; } > "$src/meson.build.new"
-    cmp -s "$src/meson.build.new" "$src/meson.build" ||
-        mv "$src/meson.build.new" "$src/meson.build"
-    rm -f "$src/meson.build.new"
-fi
-
-if [ "$src" = "$root" ]; then
-    rm -rf build/fuzz-src
-fi
-# a build dir configured from another tree (the overlay) is redone
+# what an older version of this script left: an overlay of the tree
+rm -rf build/fuzz-src
+# a build dir configured from another tree is redone
 if [ -f "$build/build.ninja" ] &&
    [ "$(cat "$build/.fuzz-src" 2>/dev/null)" != "$src" ]; then
     rm -rf "$build"

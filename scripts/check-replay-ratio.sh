@@ -17,14 +17,17 @@ for r in "$rsc_report" "$gso_report"; do
     [ -s "$r" ] || { echo "check-replay-ratio: no $r" >&2; exit 1; }
 done
 python3 - "$rsc_report" "$gso_report" <<'PY'
-import json, re, subprocess, sys
+import glob, json, os, re, subprocess, sys
 
 bad = 0
+traces = sorted(os.path.basename(t) for t in glob.glob('tests/data/*.pcap'))
 print(f"{'mode':<8} {'trace':<22} {'segments':>8} {'QEMU pkts':>9} "
       f"{'engine pkts':>11} {'ratio':>6}  streams")
 for mode, report in (('rsc-ext', sys.argv[1]), ('gso', sys.argv[2])):
+    seen = set()
     for line in open(report):
         q = json.loads(line)
+        seen.add(os.path.basename(q['trace']))
         out = subprocess.run(['build/standalone/tools/rsc-replay',
                               '--mode', mode, '--interval-ns', '300000',
                               q['trace']],
@@ -39,5 +42,9 @@ for mode, report in (('rsc-ext', sys.argv[1]), ('gso', sys.argv[2])):
         print(f"{mode:<8} {q['trace'].split('/')[-1]:<22} "
               f"{q['data_segments_in']:>8} {q['data_packets_out']:>9} "
               f"{pkts:>11} {q['ratio']:>6.2f}  {'OK' if ok else 'MISMATCH'}")
+    for t in traces:
+        if t not in seen:
+            print(f"{mode:<8} {t:<22} not replayed through QEMU")
+            bad += 1
 sys.exit(1 if bad else 0)
 PY

@@ -117,9 +117,9 @@ run_tap() {
 
 qos=$ABUILD/tests/qtest/qos-test
 if [ $# -eq 0 ]; then
-    if [ -x "$ABUILD/tests/unit/test-net-rsc" ]; then
-        run_tap test-net-rsc "$ABUILD/tests/unit/test-net-rsc"
-    fi
+    [ -x "$ABUILD/tests/unit/test-net-rsc" ] ||
+        die "no $ABUILD/tests/unit/test-net-rsc: the series was not built"
+    run_tap test-net-rsc "$ABUILD/tests/unit/test-net-rsc"
     # every virtio-net qos test: ours (rsc/*) and QEMU's own
     mapfile -t paths < <("$qos" -l 2>/dev/null | grep -E '/virtio-net(-pci)?/|/rsc/' | sort -u)
     [ ${#paths[@]} -gt 0 ] || die "qos-test lists no virtio-net test"

@@ -787,6 +787,7 @@ int main(int argc, char **argv)
     g_autofree char *out_pcap = NULL;
     g_autofree char *out_json = NULL;
     g_auto(GStrv) files = NULL;
+    gint64 expect_data_out = -1;
     GOptionEntry entries[] = {
         { "mode", 0, 0, G_OPTION_ARG_STRING, &mode,
           "Rules and header contract: rsc-ext (default, Windows' RSC) or "
@@ -803,6 +804,8 @@ int main(int argc, char **argv)
           "Write one JSON object per delivered packet to FILE", "FILE" },
         { "refuse-every", 0, 0, G_OPTION_ARG_INT64, &r.refuse_every,
           "Refuse every Nth delivery (N >= 2; 0 = never, default)", "N" },
+        { "expect-data-packets", 0, 0, G_OPTION_ARG_INT64, &expect_data_out,
+          "Fail unless exactly N data packets are delivered", "N" },
         { "quiet", 'q', 0, G_OPTION_ARG_NONE, &r.quiet,
           "Print nothing on stdout; problems still go to stderr", NULL },
         { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files,
@@ -927,6 +930,11 @@ int main(int argc, char **argv)
     }
 
     rc = r.errors ? EXIT_CHECK_FAILED : EXIT_SUCCESS;
+    if (expect_data_out >= 0 && r.data_out != (uint64_t)expect_data_out) {
+        g_printerr("rsc-replay: %" PRIu64 " data packets delivered, "
+                   "expected %" PRId64 "\n", r.data_out, expect_data_out);
+        rc = EXIT_CHECK_FAILED;
+    }
     for (i = 0; i < r.flow_list->len; i++) {
         Flow *f = g_ptr_array_index(r.flow_list, i);
 
