@@ -62,6 +62,8 @@ typedef struct RscKey {
     uint32_t ipv6;
 } RscKey;
 
+#define RSC_KEY_WORDS       (sizeof(RscKey) / 4)
+
 /* Parsed view of one fed frame; offsets are from the frame start */
 typedef struct RscSeg {
     const uint8_t *frame;
@@ -134,6 +136,7 @@ struct NetRscEngine {
     NetRscChain *chains;
     int32_t *buckets;
     uint32_t bucket_mask;
+    uint32_t hash_key[RSC_KEY_WORDS];
     int32_t free_head;
     int32_t oldest;
     int32_t newest;
@@ -273,21 +276,30 @@ static inline int32_t rsc_seq_diff(uint32_t a, uint32_t b)
     return (int32_t)(a - b);
 }
 
-static uint32_t rsc_hash(const RscKey *k, uint32_t seed)
+/*
+ * NH, the inner hash of UMAC: for two different flow keys the 64-bit sums
+ * collide with probability 2^-32 over the random @hk, whatever addresses
+ * and ports a remote sender picks, so no set of flows lands in one bucket
+ * for every seed.  The final mix (a bijection) spreads the sum into the
+ * low bits the buckets use.
+ */
+static uint32_t rsc_hash(const RscKey *k, const uint32_t *hk)
 {
-    uint32_t h = seed ^ 0x9e3779b9;
+    const uint8_t *p = (const uint8_t *)k;
+    uint64_t sum = 0;
     size_t i;
 
-    for (i = 0; i < sizeof(*k); i += 4) {
-        uint32_t w;
+    for (i = 0; i < RSC_KEY_WORDS; i += 2) {
+        uint32_t a, b;
 
-        memcpy(&w, (const uint8_t *)k + i, 4);
-        h ^= w;
-        h *= 0x85ebca6b;
-        h ^= h >> 15;
+        memcpy(&a, p + 4 * i, 4);
+        memcpy(&b, p + 4 * i + 4, 4);
+        sum += (uint64_t)(uint32_t)(a + hk[i]) * (uint32_t)(b + hk[i + 1]);
     }
-    h *= 0xc2b2ae35;
-    return h ^ (h >> 16);
+    sum ^= sum >> 33;
+    sum *= 0xff51afd7ed558ccdULL;
+    sum ^= sum >> 33;
+    return sum;
 }
 
 /*
@@ -445,7 +457,7 @@ static RscClass rsc_classify(NetRscEngine *e, RscSeg *s)
     }
     s->key.sport = lduw_be_p(tcp);
     s->key.dport = lduw_be_p(tcp + 2);
-    s->hash = rsc_hash(&s->key, e->cfg.hash_seed);
+    s->hash = rsc_hash(&s->key, e->hash_key);
     s->chain = rsc_lookup(e, s);
     if (s->chain) {
         /* the unit's tail is written soon and its headers compared */
@@ -1188,7 +1200,7 @@ NetRscEngine *net_rsc_new(const NetRscConfig *cfg)
 {
     NetRscEngine *e;
     uint32_t nbuckets = 1;
-    uint32_t i;
+    uint32_t i, seed;
 
     if (!cfg->deliver || cfg->mode > NET_RSC_MODE_GSO ||
         cfg->max_flows < 1 || cfg->max_flows > NET_RSC_MAX_FLOWS ||
@@ -1214,6 +1226,15 @@ NetRscEngine *net_rsc_new(const NetRscConfig *cfg)
     e->oldest = e->newest = RSC_NONE;
     e->qhead = e->qtail = RSC_NONE;
     e->ipv4 = e->ipv6 = true;
+    /* the hash's key words from the seed: splitmix32 */
+    seed = cfg->hash_seed;
+    for (i = 0; i < RSC_KEY_WORDS; i++) {
+        uint32_t z = seed += 0x9e3779b9;
+
+        z = (z ^ (z >> 16)) * 0x21f0aaad;
+        z = (z ^ (z >> 15)) * 0x735a2d97;
+        e->hash_key[i] = z ^ (z >> 15);
+    }
     return e;
 }
 
