@@ -604,6 +604,8 @@ static void rsc_due_soon(NetRscEngine *e, NetRscChain *c, int64_t now)
 static void rsc_release(NetRscEngine *e, NetRscChain *c)
 {
     c->state = RSC_FREE;
+    /* a slot reused by net_rsc_hold() must not count as coalesced */
+    c->merged = false;
     c->hnext = e->free_head;
     e->free_head = c - e->chains;
 }

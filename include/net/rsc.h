@@ -229,7 +229,9 @@ void net_rsc_flush(NetRscEngine *e);
  * (net_rsc_pending() packets).  On the destination, net_rsc_hold() appends
  * a packet to the queue and stalls the engine until net_rsc_resume()
  * delivers it; it fails if the packet is empty or larger than
- * NET_RSC_BUF_MAX, or if all max_flows slots are taken.
+ * NET_RSC_BUF_MAX, or if all max_flows slots are taken.  Neither engine
+ * counts such a packet as coalesced: it was made on one and delivered by
+ * the other.
  */
 typedef void NetRscHeldFn(void *opaque, const NetRscHdr *hdr,
                           const uint8_t *pkt, size_t len);

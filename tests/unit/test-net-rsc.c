@@ -2201,6 +2201,26 @@ static void test_migrate_held(void)
     g_assert_true(net_rsc_hold(dst.e, &hdr_zero, big, NET_RSC_BUF_MAX));
     net_rsc_purge(dst.e);
     g_assert_cmpuint(net_rsc_pending(dst.e), ==, 0);
+
+    /*
+     * Held packets were made elsewhere: not counted as coalesced here,
+     * even in a slot whose previous unit was
+     */
+    g_assert_cmpuint(stats(&dst)->coalesce_events, ==, 0);
+    for (i = 0; i < 2; i++) {
+        feed_spec(&dst, NULL, &d[0][i], T0);
+    }
+    net_rsc_flush(dst.e);
+    g_assert_cmpuint(stats(&dst)->coalesce_events, ==, 1);
+    for (i = 0; i < held->len; i++) {
+        Pkt *p = g_ptr_array_index(held, i);
+
+        g_assert_true(net_rsc_hold(dst.e, &p->hdr, p->data->data,
+                                   p->data->len));
+    }
+    g_assert_true(net_rsc_resume(dst.e));
+    g_assert_cmpuint(stats(&dst)->coalesce_events, ==, 1);
+    g_assert_cmpuint(stats(&dst)->coalesced_pkts, ==, 2);
     ctx_cleanup(&src);
     ctx_cleanup(&dst);
 }
