@@ -7,8 +7,8 @@
 # build/qemu-asan with --enable-asan --enable-ubsan, the same features as
 # the normal build but TCG (only the Linux guest test needs it), clang and
 # ccache.  Builds qemu-system-x86_64, qos-test and the engine's unit test,
-# then runs the unit test and every virtio-net qos test: all of ours (rsc/*, the trace replay and rsc/malformed
-# included) and QEMU's own.  Fails if a test fails or a sanitizer reports
+# then runs the unit test and every virtio-net qos test: all of ours
+# (rsc/*, the trace replay and rsc/malformed included) and QEMU's own.  Fails if a test fails or a sanitizer reports
 # anything, in QEMU or in the test programs.
 #
 #   qemu-asan.sh              build, then run the tests
