@@ -5,6 +5,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Run a check that exits 77 when it cannot get its Debian packages: say
+# so and go on; any other failure stops the tests.
+#   skippable "WHY IT WAS SKIPPED" COMMAND...
+skippable() {
+    local why=$1 rc=0
+    shift
+    "$@" || rc=$?
+    if [ "$rc" = 77 ]; then
+        echo "(skipped: $why)"
+    elif [ "$rc" != 0 ]; then
+        exit "$rc"
+    fi
+}
+
 echo "== standalone unit tests and trace replays"
 meson test -C build/standalone --print-errorlogs
 
@@ -13,13 +27,8 @@ meson test -C build/standalone --print-errorlogs --no-rebuild \
     --wrapper 'valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite -q'
 
 echo "== a big-endian host: s390x build under qemu-user, replays as on this one"
-rc=0
-bash scripts/check-big-endian.sh || rc=$?
-if [ "$rc" = 77 ]; then
-    echo "(skipped: glib for s390x could not be downloaded)"
-elif [ "$rc" != 0 ]; then
-    exit "$rc"
-fi
+skippable "glib for s390x could not be downloaded" \
+    bash scripts/check-big-endian.sh
 
 echo "== fuzzing the engine for 60 s (libFuzzer, ASan, UBSan, stream oracle)"
 bash fuzz/run.sh 60
@@ -37,14 +46,9 @@ bash scripts/qemu-build.sh > /dev/null
 bash scripts/qemu-test.sh
 
 echo "== a real Linux guest (TCG) downloads a file with rx_coalesce on and off"
-rc=0
-bash tests/guest/linux-guest-test.sh \
-    --qemu build/qemu-src/build/qemu-system-x86_64 || rc=$?
-if [ "$rc" = 77 ]; then
-    echo "(skipped: the Linux guest test could not get its Debian packages)"
-elif [ "$rc" != 0 ]; then
-    exit "$rc"
-fi
+skippable "the Linux guest test could not get its Debian packages" \
+    bash tests/guest/linux-guest-test.sh \
+    --qemu build/qemu-src/build/qemu-system-x86_64
 
 echo "== patched QEMU under ASan and UBSan: unit test, virtio-net qos tests"
 bash scripts/qemu-asan.sh
