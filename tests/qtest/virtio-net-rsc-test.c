@@ -19,6 +19,7 @@
 #include "qobject/qjson.h"
 #include "qobject/qlist.h"
 #include "standard-headers/linux/virtio_net.h"
+#include "standard-headers/linux/virtio_pci.h"
 #include "standard-headers/linux/virtio_ring.h"
 #include "libqos/qgraph.h"
 #include "libqos/virtio-net.h"
@@ -923,6 +924,70 @@ static void test_migrate(void *obj, void *data, QGuestAllocator *alloc)
     pkts_free(pkts);
 
     migration_end(&m, from, bus);
+}
+
+static void common_cfg_writew(QVirtioPCIDevice *dev, size_t off, uint16_t val)
+{
+    qpci_io_writew(dev->pdev, dev->bar, dev->common_cfg_offset + off, val);
+}
+
+static uint16_t common_cfg_readw(QVirtioPCIDevice *dev, size_t off)
+{
+    return qpci_io_readw(dev->pdev, dev->bar, dev->common_cfg_offset + off);
+}
+
+/*
+ * A receive queue reset on its own (VIRTIO_F_RING_RESET) while the engine
+ * holds a unit: the unit waits for the queue, it is neither dropped nor
+ * written into the ring the guest took back, and arrives once the guest
+ * has set the queue up again and posted buffers.
+ */
+static void test_ring_reset(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QVirtioNetPCI *dev = obj;
+    QVirtioPCIDevice *pci = &dev->pci_vdev;
+    Guest g;
+    Seg segs[8];
+    GArray *pkts;
+    QDict *rsp;
+    uint16_t used_before;
+
+    if (!(pci->vdev.features & (1ull << VIRTIO_F_RING_RESET))) {
+        g_test_skip("VIRTIO_F_RING_RESET not negotiated");
+        return;
+    }
+    guest_start(&g, &dev->net, data, alloc);
+    send_data_segs(&g, segs, 0, 8, false, true);
+    pkts = guest_sync(&g);
+    g_assert_cmpint(pkts->len, ==, 0);
+    pkts_free(pkts);
+
+    pci->vdev.bus->queue_select(&pci->vdev, 0);
+    common_cfg_writew(pci, offsetof(struct virtio_pci_modern_common_cfg,
+                                    queue_reset), 1);
+    g_assert_cmpint(common_cfg_readw(pci,
+                        offsetof(struct virtio_pci_common_cfg, queue_enable)),
+                    ==, 0);
+
+    /* the interval expires while the queue is reset */
+    used_before = qtest_readw(g.qts, g.vq->used + 2);
+    qtest_clock_step(g.qts, INTERVAL_NS);
+    g_assert_cmpint(qtest_readw(g.qts, g.vq->used + 2), ==, used_before);
+    rsp = rsc_stats();
+    g_assert_cmpint(qdict_get_int(qdict_get_qdict(rsp, "return"), "refused"),
+                    ==, 1);
+    qobject_unref(rsp);
+
+    /* the guest sets the queue up afresh, as a driver does after reset */
+    g.vq = qvirtqueue_setup(&pci->vdev, alloc, 0);
+    g.avail_idx = 0;
+    g.used_idx = 0;
+    guest_post(&g, 64);
+    pkts = guest_sync(&g);
+    g_assert_cmpint(pkts->len, ==, 1);
+    assert_coalesced(&g_array_index(pkts, Pkt, 0), segs, 0, 7, 0);
+    pkts_free(pkts);
+    qvirtqueue_cleanup(pci->vdev.bus, g.vq, alloc);
 }
 
 /* A device reset drops what was held: the guest asked for a clean device */
@@ -2982,6 +3047,7 @@ static void register_virtio_net_rsc_test(void)
     qos_add_test("rsc/migrate", "virtio-net-pci", test_migrate, &opts);
     qos_add_test("rsc/migrate-rsc-off", "virtio-net-pci",
                  test_migrate_rsc_off, &opts);
+    qos_add_test("rsc/ring-reset", "virtio-net-pci", test_ring_reset, &opts);
 
     opts.before = rsc_mq_setup;
     opts.edge.extra_device_opts = "guest_rsc_ext=on,mq=on,vectors=6";
