@@ -509,6 +509,12 @@ static RscClass rsc_classify(NetRscEngine *e, RscSeg *s)
     return RSC_CANDIDATE;
 }
 
+/* Does the TCP checksum of candidate @s hold, given its payload's sum? */
+static bool rsc_sum_ok(const RscSeg *s, uint16_t payload_sum)
+{
+    return rsc_fold((uint64_t)s->hdr_sum + payload_sum) == 0xffff;
+}
+
 /*
  * Copy the payload of candidate @s to @dst and set @sum to its checksum.
  * Returns false if its TCP checksum is bad; then @dst keeps its bytes
@@ -523,10 +529,10 @@ static bool rsc_take_payload(const RscSeg *s, uint8_t *dst, bool dst_spare,
     /* the TCP header has even length: the payload sum needs no swap */
     if (dst_spare || !s->verify) {
         *sum = rsc_copy_sum(dst, src, n);
-        return !s->verify || rsc_fold((uint64_t)s->hdr_sum + *sum) == 0xffff;
+        return !s->verify || rsc_sum_ok(s, *sum);
     }
     *sum = rsc_sum(src, n);
-    if (rsc_fold((uint64_t)s->hdr_sum + *sum) != 0xffff) {
+    if (!rsc_sum_ok(s, *sum)) {
         return false;
     }
     memcpy(dst, src, n);
@@ -1035,14 +1041,20 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
         if (!rsc_drain(e)) {
             return NET_RSC_STALLED;
         }
-        if (e->free_head == RSC_NONE) {
+        /* a segment that cannot open a unit must not cost a flow its own */
+        if (e->free_head == RSC_NONE && s.verify) {
+            s.abort = !rsc_sum_ok(&s, rsc_sum(s.frame + s.data,
+                                              s.end - s.data));
+            s.verify = false;
+        }
+        if (!s.abort && e->free_head == RSC_NONE) {
             e->stats.evictions++;
             rsc_close(e, &e->chains[e->oldest]);
             if (!rsc_drain(e)) {
                 return NET_RSC_STALLED;
             }
         }
-        if (rsc_start(e, &s, now_ns)) {
+        if (!s.abort && rsc_start(e, &s, now_ns)) {
             rsc_joined(e, &e->chains[e->newest], &s, now_ns);
             return rsc_taken(e);
         }

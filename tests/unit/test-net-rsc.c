@@ -1761,6 +1761,32 @@ static void test_eviction(void)
     ctx_cleanup(&c);
 }
 
+/*
+ * A new flow's segment with a bad checksum, table full: it cannot open a
+ * unit, so it must not push out the oldest one either.
+ */
+static void test_eviction_bad_csum(void)
+{
+    RscFrameSpec s[4], bad;
+    Ctx c;
+    unsigned f;
+
+    ctx_init(&c, 4, INTERVAL);
+    for (f = 0; f < 4; f++) {
+        mss_spec(&s[f], 4, f, 0, true);
+        feed_spec(&c, NULL, &s[f], T0 + f);
+    }
+    mss_spec(&bad, 4, 4, 0, true);
+    bad.l4_csum = RSC_CSUM_BAD;
+    feed_spec(&c, NULL, &bad, T0 + 10);
+    g_assert_cmpuint(c.out->len, ==, 1);
+    assert_single(out_pkt(&c, 0), NULL, &bad);
+    g_assert_cmpuint(stats(&c)->evictions, ==, 0);
+    g_assert_cmpuint(stats(&c)->aborts, ==, 1);
+    g_assert_cmpuint(net_rsc_pending(c.e), ==, 4);
+    ctx_cleanup(&c);
+}
+
 /* Many flows through a small table: memory stays within the bound */
 static void test_churn(void)
 {
@@ -3061,6 +3087,8 @@ int main(int argc, char **argv)
                          GINT_TO_POINTER(6), test_size_limit_exact);
     g_test_add_func("/net/rsc/size-limit/odd-sizes", test_size_limit_odd);
     g_test_add_func("/net/rsc/flows/eviction", test_eviction);
+    g_test_add_func("/net/rsc/flows/eviction-bad-csum",
+                    test_eviction_bad_csum);
     g_test_add_func("/net/rsc/flows/churn", test_churn);
     g_test_add_func("/net/rsc/refuse/receive", test_refuse_receive);
     g_test_add_func("/net/rsc/refuse/poll", test_refuse_poll);
