@@ -702,16 +702,163 @@ static bool rsc_deliver(NetRscEngine *e, const NetRscHdr *hdr,
     return true;
 }
 
+/*
+ * Cutting up a held packet.  A guest may switch an offload off (Linux does
+ * before it attaches an XDP program) while a coalesced packet waits for
+ * its buffers; from then on it must not get such packets, so the packet
+ * goes out as the segments a re-segmenting guest would make of it.
+ */
+
+/* Largest headers of a coalesced packet: Ethernet, IPv6, TCP with options */
+#define RSC_HDR_MAX     (RSC_ETH_HLEN + RSC_IPV6_HLEN + 60)
+
+/*
+ * Offset of the TCP header of held packet @c if the guest no longer takes
+ * it whole, else 0.  Packets that a migration brought are checked as
+ * thoroughly as a fed frame, since nothing else vouches for them.
+ */
+static uint16_t rsc_split_l4(const NetRscEngine *e, const NetRscChain *c)
+{
+    const NetRscHdr *h = &c->out_hdr;
+    const uint8_t *f = c->buf;
+    uint16_t l4;
+
+    if (h->gso_type == NET_RSC_GSO_TCPV4 && !e->ipv4 &&
+        c->len > RSC_ETH_HLEN + RSC_IPV4_HLEN + RSC_TCP_HLEN &&
+        lduw_be_p(f + 12) == RSC_ETH_P_IPV4 && f[14] == 0x45 &&
+        lduw_be_p(f + 16) == c->len - RSC_ETH_HLEN &&
+        f[23] == RSC_IP_PROTO_TCP) {
+        l4 = RSC_ETH_HLEN + RSC_IPV4_HLEN;
+    } else if (h->gso_type == NET_RSC_GSO_TCPV6 && !e->ipv6 &&
+               c->len > RSC_ETH_HLEN + RSC_IPV6_HLEN + RSC_TCP_HLEN &&
+               lduw_be_p(f + 12) == RSC_ETH_P_IPV6 && (f[14] >> 4) == 6 &&
+               lduw_be_p(f + 18) == c->len - RSC_ETH_HLEN - RSC_IPV6_HLEN &&
+               f[20] == RSC_IP_PROTO_TCP) {
+        l4 = RSC_ETH_HLEN + RSC_IPV6_HLEN;
+    } else {
+        return 0;
+    }
+    if (h->gso_size == 0 || h->hdr_len != l4 + (f[l4 + 12] >> 4) * 4 ||
+        h->hdr_len < l4 + RSC_TCP_HLEN || h->hdr_len >= c->len) {
+        return 0;
+    }
+    return l4;
+}
+
+/*
+ * Turn the @hl bytes at @f into the headers of the packet that carries
+ * payload bytes [@off, @off + @n) of a held packet whose headers are
+ * @tmpl, as a guest's re-segmentation would: IP length, IPv4 ID counted
+ * up per segment and header checksum, sequence number, and PSH and FIN
+ * only on the last part.  A complete TCP checksum if @full, else the
+ * partial one that NEEDS_CSUM asks for.
+ */
+static void rsc_part_headers(uint8_t *f, const uint8_t *tmpl, uint16_t l4,
+                             uint16_t hl, uint32_t off, uint32_t n,
+                             uint16_t mss, bool last, bool full)
+{
+    uint8_t *ip = f + RSC_ETH_HLEN;
+    uint8_t *tcp = f + l4;
+    bool ipv6 = l4 == RSC_ETH_HLEN + RSC_IPV6_HLEN;
+    uint32_t l4_len = hl - l4 + n;
+    uint32_t sum;
+
+    memcpy(f, tmpl, hl);
+    if (ipv6) {
+        stw_be_p(ip + 4, l4_len);
+    } else {
+        stw_be_p(ip + 2, RSC_IPV4_HLEN + l4_len);
+        stw_be_p(ip + 4, lduw_be_p(ip + 4) + off / mss);
+        stw_be_p(ip + 10, 0);
+        stw_be_p(ip + 10, ~rsc_fold(rsc_sum(ip, RSC_IPV4_HLEN)));
+    }
+    stl_be_p(tcp + 4, ldl_be_p(tcp + 4) + off);
+    if (!last) {
+        tcp[13] &= ~(RSC_TCP_PSH | RSC_TCP_FIN);
+    }
+    stw_be_p(tcp + 16, 0);
+    sum = rsc_pseudo_sum(ip, ipv6, l4_len);
+    if (full) {
+        stw_be_p(tcp + 16, ~rsc_fold(sum + rsc_sum(tcp, l4_len)));
+    } else {
+        stw_be_p(tcp + 16, rsc_fold(sum));
+    }
+}
+
+/*
+ * The guest took the parts of @c before payload offset @off: @c becomes
+ * the packet of the rest, whole again, in case the guest takes coalesced
+ * packets once more by the time it has room.
+ */
+static void rsc_keep_rest(NetRscChain *c, const uint8_t *tmpl, uint16_t l4,
+                          uint32_t off)
+{
+    NetRscHdr *h = &c->out_hdr;
+    uint32_t rest = c->len - h->hdr_len - off;
+    bool whole = rest > h->gso_size;
+
+    rsc_part_headers(c->buf + off, tmpl, l4, h->hdr_len, off, rest,
+                     h->gso_size, true,
+                     !whole || (h->flags & NET_RSC_F_RSC_INFO));
+    memmove(c->buf, c->buf + off, h->hdr_len + rest);
+    c->len = h->hdr_len + rest;
+    /* its statistics were those of the packet the guest did not get */
+    c->merged = false;
+    if (!whole) {
+        *h = (NetRscHdr) { 0 };
+    } else if (h->flags & NET_RSC_F_RSC_INFO) {
+        h->segments = DIV_ROUND_UP(rest, h->gso_size);
+    }
+}
+
+/*
+ * Deliver held packet @c as parts of gso_size payload bytes with complete
+ * checksums and no flags.  Each part's headers are written in front of its
+ * payload, over bytes already delivered (or the packet's own headers),
+ * which are put back after the call: @c stays intact for a retry.
+ */
+static bool rsc_deliver_split(NetRscEngine *e, NetRscChain *c, uint16_t l4)
+{
+    static const NetRscHdr plain;
+    uint8_t tmpl[RSC_HDR_MAX], saved[RSC_HDR_MAX];
+    uint16_t hl = c->out_hdr.hdr_len;
+    uint16_t mss = c->out_hdr.gso_size;
+    uint32_t total = c->len - hl;
+    uint32_t off, n;
+
+    memcpy(tmpl, c->buf, hl);
+    for (off = 0; off < total; off += n) {
+        uint8_t *f = c->buf + off;
+        bool taken;
+
+        n = MIN(mss, total - off);
+        memcpy(saved, f, hl);
+        rsc_part_headers(f, tmpl, l4, hl, off, n, mss, off + n == total,
+                         true);
+        taken = rsc_deliver(e, &plain, f, hl + n);
+        memcpy(f, saved, hl);
+        if (!taken) {
+            if (off) {
+                rsc_keep_rest(c, tmpl, l4, off);
+            }
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Deliver queued units in order; false if the guest refused one */
 static bool rsc_drain(NetRscEngine *e)
 {
     while (e->qhead != RSC_NONE) {
         NetRscChain *c = &e->chains[e->qhead];
+        uint16_t split_l4 = rsc_split_l4(e, c);
 
-        if (!rsc_deliver(e, &c->out_hdr, c->buf, c->len)) {
+        if (split_l4 ? !rsc_deliver_split(e, c, split_l4) :
+            !rsc_deliver(e, &c->out_hdr, c->buf, c->len)) {
             return false;
         }
-        if (c->merged && c->segments > 1) {
+        if (!split_l4 && c->merged && c->segments > 1) {
             e->stats.coalesce_events++;
             e->stats.coalesced_pkts += c->segments;
             e->stats.coalesced_octets += c->payload_len;

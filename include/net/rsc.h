@@ -45,7 +45,10 @@
  * returns NET_RSC_STALLED without taking the frame, and the caller should
  * hold further frames (QEMU's net queue does so when receive returns 0)
  * until net_rsc_resume() returns true.  Nothing is dropped; per-flow order
- * is arrival order.
+ * is arrival order.  A coalesced packet still held when its IP version is
+ * disabled (the guest switched the offload off meanwhile) is delivered as
+ * the segments the guest's own segmentation would cut it into, with
+ * complete checksums and an all-zero header.
  *
  * Output header contract
  * ----------------------
@@ -209,7 +212,8 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
 
 /*
  * Choose which IP versions are coalesced (both at creation).  Frames of a
- * disabled version bypass the engine; the caller flushes before disabling.
+ * disabled version bypass the engine; the caller flushes before disabling,
+ * and what the guest then had no room for is cut up (see Back-pressure).
  */
 void net_rsc_set_protocols(NetRscEngine *e, bool ipv4, bool ipv6);
 

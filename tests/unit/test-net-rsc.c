@@ -2952,6 +2952,148 @@ static void test_gso_refuse(void)
     ctx_cleanup(&c);
 }
 
+/*
+ * A coalesced packet waits for guest buffers and the guest switches the
+ * offload off: it gets the segments the packet was made of instead, with
+ * complete checksums and no flags.  Low nibble of @opaque: IP version;
+ * SPLIT_BACK_ON: after taking two, the guest switches the offload on
+ * again and gets the rest as one packet (SPLIT_LAST: after taking all
+ * but the last, which then is a plain frame); SPLIT_TINY: 8-byte segments.
+ */
+#define SPLIT_BACK_ON   0x10
+#define SPLIT_TINY      0x20
+#define SPLIT_LAST      0x40
+
+static void test_gso_split_held(gconstpointer opaque)
+{
+    int ipv = GPOINTER_TO_INT(opaque) & 0xf;
+    bool back_on = GPOINTER_TO_INT(opaque) & SPLIT_BACK_ON;
+    bool tiny = GPOINTER_TO_INT(opaque) & SPLIT_TINY;
+    guint room = GPOINTER_TO_INT(opaque) & SPLIT_LAST ? 4 : 2;
+    g_autoptr(GPtrArray) fed = g_ptr_array_new_with_free_func(unref_frame);
+    RscFrameSpec s;
+    GByteArray *f;
+    Ctx c;
+    guint i;
+
+    ctx_init_mode(&c, NET_RSC_MODE_GSO, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    c.refuse = true;
+    for (i = 0; i < 5; i++) {
+        gso_spec(&s, ipv, i);
+        if (tiny) {
+            /* parts shorter than the headers written in front of them */
+            s.seq += i * (8 - MSS);
+            s.payload_len = 8;
+        }
+        if (i == 4) {
+            s.payload_len = tiny ? 4 : 1000;
+            s.tcp_flags |= RSC_TCP_PSH;
+        }
+        f = rsc_frame_build(&s);
+        g_ptr_array_add(fed, g_byte_array_ref(f));
+        feed(&c, &hdr_zero, f, T0);
+    }
+    g_assert_true(net_rsc_stalled(c.e));
+    net_rsc_set_protocols(c.e, false, false);
+    /* still no room: the first part is refused, the packet stays whole */
+    g_assert_false(net_rsc_resume(c.e));
+    g_assert_cmpuint(c.out->len, ==, 0);
+
+    /* room for two parts, or for all but the last */
+    c.refuse = false;
+    c.calls = 0;
+    c.refuse_every = room + 1;
+    g_assert_false(net_rsc_resume(c.e));
+    g_assert_cmpuint(c.out->len, ==, room);
+    c.refuse_every = 0;
+    if (back_on) {
+        net_rsc_set_protocols(c.e, true, true);
+    }
+    g_assert_true(net_rsc_resume(c.e));
+    g_assert_cmpuint(c.out->len, ==, back_on ? room + 1 : 5);
+    for (i = 0; i < c.out->len; i++) {
+        if (out_pkt(&c, i)->hdr.gso_type == NET_RSC_GSO_NONE) {
+            assert_hdr(&out_pkt(&c, i)->hdr, &hdr_zero);
+        }
+    }
+    assert_resegments(&c, fed);
+    g_assert_cmpuint(stats(&c)->delivered, ==, c.out->len);
+    g_assert_cmpuint(stats(&c)->coalesce_events, ==, 0);
+    ctx_cleanup(&c);
+}
+
+/*
+ * The same in RSC_EXT mode (bit 61 switched off): each segment carries the
+ * unit's latest ACK, window and timestamps, as the packet did.
+ */
+static void test_rsc_split_held(void)
+{
+    RscFrameSpec s[4], exp;
+    Ctx c;
+    guint i;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < 4; i++) {
+        mss_spec(&s[i], 4, 0, i, true);
+        feed_spec(&c, NULL, &s[i], T0);
+    }
+    c.refuse = true;
+    net_rsc_flush(c.e);
+    g_assert_true(net_rsc_stalled(c.e));
+    net_rsc_set_protocols(c.e, false, false);
+    c.refuse = false;
+    g_assert_true(net_rsc_resume(c.e));
+    g_assert_cmpuint(c.out->len, ==, 4);
+    for (i = 0; i < 4; i++) {
+        g_autoptr(GByteArray) f = NULL;
+
+        exp = s[i];
+        exp.tsval = s[3].tsval;
+        f = rsc_frame_build(&exp);
+        assert_bytes(out_pkt(&c, i)->data, f);
+        assert_hdr(&out_pkt(&c, i)->hdr, &hdr_zero);
+    }
+    ctx_cleanup(&c);
+}
+
+/*
+ * A held packet that a migration brought is cut up only if its headers
+ * are what the engine makes; anything else goes out as it came.
+ */
+static void test_split_migrated(void)
+{
+    RscFrameSpec s[3];
+    g_autoptr(GByteArray) pkt = NULL;
+    NetRscHdr hdr;
+    Ctx a, b;
+    guint i;
+
+    ctx_init(&a, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < 3; i++) {
+        mss_spec(&s[i], 6, 0, i, false);
+        feed_spec(&a, NULL, &s[i], T0);
+    }
+    net_rsc_flush(a.e);
+    g_assert_cmpuint(a.out->len, ==, 1);
+    pkt = g_byte_array_ref(out_pkt(&a, 0)->data);
+    hdr = out_pkt(&a, 0)->hdr;
+    ctx_cleanup(&a);
+
+    ctx_init(&b, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    net_rsc_set_protocols(b.e, false, false);
+    g_assert_true(net_rsc_hold(b.e, &hdr, pkt->data, pkt->len));
+    hdr.hdr_len += 4;
+    g_assert_true(net_rsc_hold(b.e, &hdr, pkt->data, pkt->len));
+    g_assert_true(net_rsc_resume(b.e));
+    g_assert_cmpuint(b.out->len, ==, 4);
+    for (i = 0; i < 3; i++) {
+        assert_single(out_pkt(&b, i), NULL, &s[i]);
+    }
+    assert_bytes(out_pkt(&b, 3)->data, pkt);
+    assert_hdr(&out_pkt(&b, 3)->hdr, &hdr);
+    ctx_cleanup(&b);
+}
+
 /* Switching rules at run time: what a duplicate ACK does tells them apart */
 static void test_gso_set_mode(void)
 {
@@ -2998,6 +3140,24 @@ static void add_gso_cases(void)
     g_test_add_func("/net/rsc/gso/packet", test_gso_packet);
     g_test_add_func("/net/rsc/gso/refuse", test_gso_refuse);
     g_test_add_func("/net/rsc/gso/set-mode", test_gso_set_mode);
+    g_test_add_data_func("/net/rsc/split/gso-ipv4", GINT_TO_POINTER(4),
+                         test_gso_split_held);
+    g_test_add_data_func("/net/rsc/split/gso-ipv6", GINT_TO_POINTER(6),
+                         test_gso_split_held);
+    g_test_add_data_func("/net/rsc/split/gso-back-on",
+                         GINT_TO_POINTER(4 | SPLIT_BACK_ON),
+                         test_gso_split_held);
+    g_test_add_data_func("/net/rsc/split/gso-last-back-on",
+                         GINT_TO_POINTER(6 | SPLIT_LAST | SPLIT_BACK_ON),
+                         test_gso_split_held);
+    g_test_add_data_func("/net/rsc/split/gso-tiny",
+                         GINT_TO_POINTER(6 | SPLIT_TINY),
+                         test_gso_split_held);
+    g_test_add_data_func("/net/rsc/split/gso-tiny-back-on",
+                         GINT_TO_POINTER(4 | SPLIT_TINY | SPLIT_BACK_ON),
+                         test_gso_split_held);
+    g_test_add_func("/net/rsc/split/rsc-ext", test_rsc_split_held);
+    g_test_add_func("/net/rsc/split/migrated", test_split_migrated);
 }
 
 static void add_fin_cases(void)

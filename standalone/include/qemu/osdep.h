@@ -33,5 +33,6 @@
 #ifndef MAX
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 #endif
+#define DIV_ROUND_UP(n, d) (((n) + (d) - 1) / (d))
 
 #endif
