@@ -1289,6 +1289,38 @@ static void test_gso_offloads(void *obj, void *data, QGuestAllocator *alloc)
 }
 
 /*
+ * TSO switched off while a GSO packet waits for guest buffers: the guest
+ * no longer takes GSO packets, so it gets the segments, as they were sent.
+ */
+static void test_gso_offloads_held(void *obj, void *data,
+                                   QGuestAllocator *alloc)
+{
+    QVirtioNet *net = obj;
+    Guest g;
+    Seg segs[3];
+    GArray *pkts;
+
+    guest_init(&g, net, ((RscTestArgs *)data)->sv[0], alloc, 256,
+               MRG_BUF_SIZE);
+    /* one buffer for the sync marker, one too few for the GSO packet */
+    guest_post(&g, 2);
+    send_gso_segs(&g, segs, 3, 0);
+    pkts = guest_sync(&g);
+    g_assert_cmpint(pkts->len, ==, 0);
+    pkts_free(pkts);
+
+    g_assert_cmpint(ctrl_offloads(net, alloc,
+                                  1ULL << VIRTIO_NET_F_GUEST_CSUM),
+                    ==, VIRTIO_NET_OK);
+    {
+        Pkt p;
+        g_assert_false(guest_poll(&g, &p));
+    }
+    guest_post(&g, 60);
+    expect_alone(&g, segs, 3);
+}
+
+/*
  * Offloads the guest switched off stay off after migration: a Linux guest
  * does so for XDP, which drops GSO packets.
  */
@@ -3069,6 +3101,8 @@ static void register_virtio_net_rsc_test(void)
     opts.edge.extra_device_opts = "rx_coalesce=on,rsc_interval=300000";
     qos_add_test("rsc/gso", "virtio-net", test_gso, &opts);
     qos_add_test("rsc/gso-offloads", "virtio-net", test_gso_offloads, &opts);
+    qos_add_test("rsc/gso-offloads-held", "virtio-net",
+                 test_gso_offloads_held, &opts);
     qos_add_test("rsc/gso-migrate-offloads", "virtio-net-pci",
                  test_gso_migrate_offloads, &opts);
     qos_add_test("rsc/replay-gso", "virtio-net", test_replay_gso, &opts);
