@@ -539,6 +539,13 @@ def gso_seeds():
             if name == 'psh' and i == 5:
                 e.resume()
         s['gso-' + name] = e.resume().poll(400000).flush()
+    # the guest switches the offload off while a GSO packet waits for room
+    for v in (4, 6):
+        e = Enc(4, 300, gso=True).refuse(50)
+        for f in gso_stream(v, 8, 7, flags=ACK | PSH):
+            e.frame(f)
+        e.protocols(False, False).refuse(0)
+        s['gso-cut-v%d' % v] = e.resume().poll(400000).flush()
     return s
 
 

@@ -96,6 +96,7 @@ typedef struct OFrame {
 struct OFlow {
     RscFlowKey key;
     GQueue held;        /* of OFrame, in arrival order */
+    bool cut;           /* a GSO packet of it is being cut into parts */
 };
 
 /* Whether the frame being fed must, or must not, have been absorbed */
@@ -108,6 +109,8 @@ enum {
 typedef struct Oracle {
     NetRscEngine *e;
     bool gso;               /* NET_RSC_MODE_GSO */
+    bool ipv4_on;           /* net_rsc_set_protocols() */
+    bool ipv6_on;
     uint32_t max_flows;
     int64_t interval;
     int64_t now;
@@ -440,6 +443,7 @@ static void held_remove(Oracle *o, OFrame *f)
     }
     if (g_queue_is_empty(&fl->held)) {
         g_ptr_array_remove_fast(o->active, fl);
+        fl->cut = false;
     }
 }
 
@@ -952,6 +956,57 @@ static void check_single(Oracle *o, const NetRscHdr *hdr,
 }
 
 /*
+ * GSO mode: a GSO packet held while its IP version was switched off goes
+ * out as the segments it was made of (include/net/rsc.h): each is its
+ * flow's next held frame as fed, without padding, with an all-zero header
+ * and a complete, valid TCP checksum.  Once one part is out, the rest of
+ * the packet may follow as parts whatever the IP version's state (it is
+ * one packet again, but a single segment of it is a plain frame).  True
+ * if @pf is such a part.
+ */
+static bool gso_part(Oracle *o, const NetRscHdr *hdr, const uint8_t *pf,
+                     size_t len, const OPkt *p)
+{
+    static const NetRscHdr zero;
+    RscFrameInfo info;
+    char why[256];
+    OFlow *fl;
+    OFrame *g;
+    size_t csum;
+
+    if (!p->keyed || !hdr_equal(hdr, &zero)) {
+        return false;
+    }
+    fl = flow_lookup(o, &p->key);
+    if (!fl || g_queue_is_empty(&fl->held) ||
+        (!fl->cut && (p->ipv6 ? o->ipv6_on : o->ipv4_on))) {
+        return false;
+    }
+    g = g_queue_peek_head(&fl->held);
+    csum = g->p.l4 + 16;
+    if (g == o->inflight || len != g->p.end || len < csum + 2 ||
+        memcmp(pf, g->data, csum) ||
+        memcmp(pf + csum + 2, g->data + csum + 2, len - csum - 2)) {
+        return false;
+    }
+    if (!rsc_frame_parse(pf, len, &info) || !info.ip_csum_ok ||
+        !info.tcp_csum_ok) {
+        o_fail("part of a cut GSO packet of flow %s (seq %u, frame %"
+               PRIu64 ") has a bad checksum", FLOW_STR(&p->key), p->seq,
+               g->id);
+    }
+    if (gso_member_problem(g, why, sizeof(why))) {
+        o_fail("part of a cut GSO packet of flow %s (seq %u): %s",
+               FLOW_STR(&p->key), p->seq, why);
+    }
+    O_LOG("  part frame %" PRIu64 " %s seq %u len %zu", g->id,
+          FLOW_STR(&p->key), p->seq, len);
+    fl->cut = true;
+    frame_gone(o, g, F_ABSORBED);
+    return true;
+}
+
+/*
  * GSO mode: a packet without a GSO type, of no flow, or equal to its
  * flow's next held frame as fed is that frame alone; the rest must be
  * coalesced GSO packets
@@ -998,8 +1053,14 @@ static bool deliver_cb(void *opaque, const NetRscHdr *hdr,
     o->accepted++;
     o_parse(frame, len, &p);
     if (o->gso) {
-        if (gso_single(o, hdr, frame, len, &p)) {
+        if (gso_part(o, hdr, frame, len, &p)) {
+            /* counted as no coalesced packet */
+        } else if (gso_single(o, hdr, frame, len, &p)) {
             check_single(o, hdr, frame, len, &p);
+        } else if (hdr->gso_type == NET_RSC_GSO_TCPV4 ? !o->ipv4_on :
+                   hdr->gso_type == NET_RSC_GSO_TCPV6 && !o->ipv6_on) {
+            o_fail("GSO packet of %zu bytes (gso_type %u) delivered after "
+                   "its IP version was switched off", len, hdr->gso_type);
         } else {
             check_gso(o, hdr, frame, len, &p);
         }
@@ -1490,6 +1551,8 @@ void rsc_oracle_run(const uint8_t *data, size_t size)
     b2 = get8(&r);
     o.max_flows = 1 + (b0 & RSC_FUZZ_CFG_FLOWS);
     o.gso = b0 & RSC_FUZZ_CFG_GSO;
+    o.ipv4_on = true;
+    o.ipv6_on = true;
     cfg.mode = o.gso ? NET_RSC_MODE_GSO : NET_RSC_MODE_RSC_EXT;
     o.interval = b1 == RSC_FUZZ_INTERVAL_MAX ? INT64_MAX :
                  (int64_t)b1 * RSC_FUZZ_INTERVAL_UNIT;
@@ -1571,6 +1634,8 @@ void rsc_oracle_run(const uint8_t *data, size_t size)
             net_rsc_flush(o.e);
             net_rsc_set_protocols(o.e, v & RSC_FUZZ_PROTO_IPV4,
                                   v & RSC_FUZZ_PROTO_IPV6);
+            o.ipv4_on = v & RSC_FUZZ_PROTO_IPV4;
+            o.ipv6_on = v & RSC_FUZZ_PROTO_IPV6;
             break;
         }
         case RSC_FUZZ_OP_PURGE:

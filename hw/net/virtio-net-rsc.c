@@ -704,9 +704,12 @@ static bool rsc_deliver(NetRscEngine *e, const NetRscHdr *hdr,
 
 /*
  * Cutting up a held packet.  A guest may switch an offload off (Linux does
- * before it attaches an XDP program) while a coalesced packet waits for
- * its buffers; from then on it must not get such packets, so the packet
- * goes out as the segments a re-segmenting guest would make of it.
+ * before it attaches an XDP program) while a GSO packet waits for its
+ * buffers; from then on it must not get such packets, so the packet goes
+ * out as the segments it was made of, which GSO mode keeps recoverable.
+ * An RSC packet is not cut: it carries the latest ACK and timestamps and
+ * counts absorbed duplicate ACKs, so cutting it would make segments that
+ * were never sent, and its RSC_INFO says what it is.
  */
 
 /* Largest headers of a coalesced packet: Ethernet, IPv6, TCP with options */
@@ -714,8 +717,8 @@ static bool rsc_deliver(NetRscEngine *e, const NetRscHdr *hdr,
 
 /*
  * Offset of the TCP header of held packet @c if the guest no longer takes
- * it whole, else 0.  Packets that a migration brought are checked as
- * thoroughly as a fed frame, since nothing else vouches for them.
+ * it whole, else 0.  The headers are checked as well as read, since a
+ * packet that a migration brought has nothing else vouching for them.
  */
 static uint16_t rsc_split_l4(const NetRscEngine *e, const NetRscChain *c)
 {
@@ -723,6 +726,9 @@ static uint16_t rsc_split_l4(const NetRscEngine *e, const NetRscChain *c)
     const uint8_t *f = c->buf;
     uint16_t l4;
 
+    if (h->flags & NET_RSC_F_RSC_INFO) {
+        return 0;
+    }
     if (h->gso_type == NET_RSC_GSO_TCPV4 && !e->ipv4 &&
         c->len > RSC_ETH_HLEN + RSC_IPV4_HLEN + RSC_TCP_HLEN &&
         lduw_be_p(f + 12) == RSC_ETH_P_IPV4 && f[14] == 0x45 &&
@@ -798,16 +804,16 @@ static void rsc_keep_rest(NetRscChain *c, const uint8_t *tmpl, uint16_t l4,
     bool whole = rest > h->gso_size;
 
     rsc_part_headers(c->buf + off, tmpl, l4, h->hdr_len, off, rest,
-                     h->gso_size, true,
-                     !whole || (h->flags & NET_RSC_F_RSC_INFO));
+                     h->gso_size, true, !whole);
     memmove(c->buf, c->buf + off, h->hdr_len + rest);
     c->len = h->hdr_len + rest;
-    /* its statistics were those of the packet the guest did not get */
-    c->merged = false;
-    if (!whole) {
+    if (whole) {
+        /* as fed, every segment but the last carried gso_size bytes */
+        c->segments = DIV_ROUND_UP(rest, h->gso_size);
+        c->payload_len = rest;
+    } else {
         *h = (NetRscHdr) { 0 };
-    } else if (h->flags & NET_RSC_F_RSC_INFO) {
-        h->segments = DIV_ROUND_UP(rest, h->gso_size);
+        c->merged = false;
     }
 }
 

@@ -45,10 +45,11 @@
  * returns NET_RSC_STALLED without taking the frame, and the caller should
  * hold further frames (QEMU's net queue does so when receive returns 0)
  * until net_rsc_resume() returns true.  Nothing is dropped; per-flow order
- * is arrival order.  A coalesced packet still held when its IP version is
+ * is arrival order.  A GSO-mode packet still held when its IP version is
  * disabled (the guest switched the offload off meanwhile) is delivered as
- * the segments the guest's own segmentation would cut it into, with
- * complete checksums and an all-zero header.
+ * the segments it was made of, with complete checksums and an all-zero
+ * header; an RSC packet as it is (its RSC_INFO says what it is, and
+ * cutting it would not give back the segments received).
  *
  * Output header contract
  * ----------------------
