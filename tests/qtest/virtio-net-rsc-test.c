@@ -2806,7 +2806,12 @@ static bool tap_open(RscMqArgs *a, int queues)
     /* no IPv6 chatter (router solicitations) from the host */
     sysctl = g_strdup_printf("/proc/sys/net/ipv6/conf/%s/disable_ipv6",
                              ifr.ifr_name);
-    g_file_set_contents(sysctl, "1", 1, NULL);
+    /* not g_file_set_contents(): it writes a new file and renames it */
+    s = open(sysctl, O_WRONLY);
+    if (s < 0 || write(s, "1", 1) != 1) {
+        return false;
+    }
+    close(s);
     s = socket(AF_INET, SOCK_DGRAM, 0);
     if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
         return false;
@@ -2971,6 +2976,145 @@ static void test_two_queues(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmpint(pkts_on[0] + pkts_on[1], <, MQ_FLOWS * MQ_SEGS);
 }
 
+/* Step the clock until a packet arrives on queue 0 or 1; which one */
+static int mq_next_pkt(Guest *g, Pkt *p)
+{
+    gint64 start = g_get_monotonic_time();
+    int q;
+
+    for (;;) {
+        qtest_clock_step(global_qtest, INTERVAL_NS);
+        for (q = 0; q < 2; q++) {
+            if (guest_poll(&g[q], p)) {
+                return q;
+            }
+        }
+        g_assert_cmpint(g_get_monotonic_time() - start, <=, RX_TIMEOUT_US);
+        g_usleep(1000);
+    }
+}
+
+static int64_t rsc_stat(const char *name)
+{
+    QDict *rsp = rsc_stats();
+    int64_t v = qdict_get_int(qdict_get_qdict(rsp, "return"), name);
+
+    qobject_unref(rsp);
+    return v;
+}
+
+/*
+ * The guest goes down to one queue pair while the engine of the second
+ * holds a unit for lack of buffers: the device must not use that receive
+ * queue any more, even when the guest kicks it, until the pair is back.
+ */
+static void test_queue_pairs(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QVirtioNet *net = obj;
+    RscMqArgs *a = data;
+    uint16_t pairs;
+    Seg segs[11];
+    Guest g[2];
+    Pkt p;
+    int64_t received;
+    uint16_t sport;
+    gint64 start;
+    int q, k;
+
+    if (a->pkt < 0) {
+        g_test_skip("no multiqueue tap device (needs CAP_NET_ADMIN)");
+        return;
+    }
+    pairs = cpu_to_le16(2);
+    g_assert_cmpint(ctrl_cmd(net, alloc, VIRTIO_NET_CTRL_MQ,
+                             VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
+                             &pairs, sizeof(pairs)), ==, VIRTIO_NET_OK);
+    for (q = 0; q < 2; q++) {
+        guest_init(&g[q], net, a->pkt, alloc, 256, MRG_BUF_SIZE);
+        g[q].raw = true;
+        g[q].vq = net->queues[2 * q];
+        g[q].avail_idx = qtest_readw(g[q].qts, g[q].vq->avail + 2);
+        g[q].used_idx = g[q].vq->last_used_idx;
+    }
+    guest_post(&g[0], 128);
+    /*
+     * One buffer for finding a flow the kernel steers to queue 1, one for
+     * a stray frame of the host's, one left: too few for the unit below.
+     */
+    guest_post(&g[1], 3);
+
+    for (k = 0, q = 0; q != 1; k++) {
+        g_assert_cmpint(k, <, 64);
+        segs[0] = data_seg(false, true, 0);
+        segs[0].sport = 7100 + k;
+        send_seg(&g[0], &segs[0]);
+        for (;;) {
+            q = mq_next_pkt(g, &p);
+            if (p.len >= 36 && get16(p.data + 12) == 0x0800 &&
+                get16(p.data + 34) == segs[0].sport) {
+                break;
+            }
+            pkt_free(&p);
+        }
+        assert_untouched(&p, &segs[0]);
+        pkt_free(&p);
+    }
+    sport = segs[0].sport;
+
+    /* a unit of 10 segments, held: one buffer is too few */
+    received = rsc_stat("received");
+    for (k = 1; k <= 10; k++) {
+        segs[k] = data_seg(false, true, k);
+        segs[k].sport = sport;
+        send_seg(&g[1], &segs[k]);
+    }
+    start = g_get_monotonic_time();
+    while (rsc_stat("received") < received + 10) {
+        g_assert_cmpint(g_get_monotonic_time() - start, <=, RX_TIMEOUT_US);
+        g_usleep(1000);
+    }
+    qtest_clock_step(global_qtest, INTERVAL_NS);
+    g_assert_cmpint(rsc_stat("refused"), >=, 1);
+    g_assert_false(guest_poll(&g[1], &p));
+
+    pairs = cpu_to_le16(1);
+    g_assert_cmpint(ctrl_cmd(net, alloc, VIRTIO_NET_CTRL_MQ,
+                             VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
+                             &pairs, sizeof(pairs)), ==, VIRTIO_NET_OK);
+    /* the kick is handled before the notification write returns */
+    guest_post(&g[1], 60);
+    g_assert_false(guest_poll(&g[1], &p));
+
+    pairs = cpu_to_le16(2);
+    g_assert_cmpint(ctrl_cmd(net, alloc, VIRTIO_NET_CTRL_MQ,
+                             VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
+                             &pairs, sizeof(pairs)), ==, VIRTIO_NET_OK);
+    g_assert_true(guest_poll(&g[1], &p));
+    assert_coalesced(&p, segs, 1, 10, 0);
+    pkt_free(&p);
+
+    /* a unit still open when the pair goes leaves before the command ends */
+    received = rsc_stat("received");
+    for (k = 0; k < 3; k++) {
+        segs[k] = data_seg(false, true, 11 + k);
+        segs[k].sport = sport;
+        send_seg(&g[1], &segs[k]);
+    }
+    start = g_get_monotonic_time();
+    while (rsc_stat("received") < received + 3) {
+        g_assert_cmpint(g_get_monotonic_time() - start, <=, RX_TIMEOUT_US);
+        g_usleep(1000);
+    }
+    g_assert_false(guest_poll(&g[1], &p));
+    pairs = cpu_to_le16(1);
+    g_assert_cmpint(ctrl_cmd(net, alloc, VIRTIO_NET_CTRL_MQ,
+                             VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
+                             &pairs, sizeof(pairs)), ==, VIRTIO_NET_OK);
+    g_assert_true(guest_poll(&g[1], &p));
+    assert_coalesced(&p, segs, 0, 2, 0);
+    pkt_free(&p);
+}
+
 static void rsc_test_cleanup(void *opaque)
 {
     RscTestArgs *args = opaque;
@@ -3084,6 +3228,7 @@ static void register_virtio_net_rsc_test(void)
     opts.before = rsc_mq_setup;
     opts.edge.extra_device_opts = "guest_rsc_ext=on,mq=on,vectors=6";
     qos_add_test("rsc/two-queues", "virtio-net", test_two_queues, &opts);
+    qos_add_test("rsc/queue-pairs", "virtio-net", test_queue_pairs, &opts);
 
     opts.before = rsc_tap_setup;
     opts.edge.extra_device_opts = "guest_rsc_ext=on,rsc_interval=300000";
