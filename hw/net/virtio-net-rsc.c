@@ -726,7 +726,8 @@ static uint16_t rsc_split_l4(const NetRscEngine *e, const NetRscChain *c)
     const uint8_t *f = c->buf;
     uint16_t l4;
 
-    if (h->flags & NET_RSC_F_RSC_INFO) {
+    if (h->flags != NET_RSC_F_NEEDS_CSUM) {
+        /* RSC_INFO, or not a header the engine makes */
         return 0;
     }
     if (h->gso_type == NET_RSC_GSO_TCPV4 && !e->ipv4 &&
@@ -744,7 +745,8 @@ static uint16_t rsc_split_l4(const NetRscEngine *e, const NetRscChain *c)
     } else {
         return 0;
     }
-    if (h->gso_size == 0 || h->hdr_len != l4 + (f[l4 + 12] >> 4) * 4 ||
+    if (h->csum_start != l4 || h->csum_offset != 16 || h->gso_size == 0 ||
+        h->hdr_len != l4 + (f[l4 + 12] >> 4) * 4 ||
         h->hdr_len < l4 + RSC_TCP_HLEN || h->hdr_len >= c->len) {
         return 0;
     }

@@ -47,9 +47,10 @@
  * until net_rsc_resume() returns true.  Nothing is dropped; per-flow order
  * is arrival order.  A GSO-mode packet still held when its IP version is
  * disabled (the guest switched the offload off meanwhile) is delivered as
- * the segments it was made of, with complete checksums and an all-zero
- * header; an RSC packet as it is (its RSC_INFO says what it is, and
- * cutting it would not give back the segments received).
+ * the segments it was made of, without Ethernet padding, with complete
+ * checksums and an all-zero header; an RSC packet as it is (its RSC_INFO
+ * says what it is, and cutting it would not give back the segments
+ * received).
  *
  * Output header contract
  * ----------------------

@@ -3064,7 +3064,7 @@ static void test_split_migrated(void)
 {
     RscFrameSpec s[3];
     g_autoptr(GByteArray) pkt = NULL;
-    NetRscHdr hdr;
+    NetRscHdr hdr, bad[2];
     Ctx a, b;
     guint i;
 
@@ -3082,15 +3082,22 @@ static void test_split_migrated(void)
     ctx_init_mode(&b, NET_RSC_MODE_GSO, NET_RSC_DEFAULT_FLOWS, INTERVAL);
     net_rsc_set_protocols(b.e, false, false);
     g_assert_true(net_rsc_hold(b.e, &hdr, pkt->data, pkt->len));
-    hdr.hdr_len += 4;
-    g_assert_true(net_rsc_hold(b.e, &hdr, pkt->data, pkt->len));
+    bad[0] = hdr;
+    bad[0].hdr_len += 4;
+    bad[1] = hdr;
+    bad[1].flags = 0;
+    for (i = 0; i < 2; i++) {
+        g_assert_true(net_rsc_hold(b.e, &bad[i], pkt->data, pkt->len));
+    }
     g_assert_true(net_rsc_resume(b.e));
-    g_assert_cmpuint(b.out->len, ==, 4);
+    g_assert_cmpuint(b.out->len, ==, 5);
     for (i = 0; i < 3; i++) {
         assert_single(out_pkt(&b, i), NULL, &s[i]);
     }
-    assert_bytes(out_pkt(&b, 3)->data, pkt);
-    assert_hdr(&out_pkt(&b, 3)->hdr, &hdr);
+    for (i = 0; i < 2; i++) {
+        assert_bytes(out_pkt(&b, 3 + i)->data, pkt);
+        assert_hdr(&out_pkt(&b, 3 + i)->hdr, &bad[i]);
+    }
     ctx_cleanup(&b);
 }
 
