@@ -3034,25 +3034,18 @@ static void mq_send_flow(Guest *g, Seg *segs, int from, int n,
 }
 
 /*
- * The guest goes down to one queue pair while the engine of the second
- * holds a unit for lack of buffers: the device must not use that receive
- * queue any more, even when the guest kicks it, until the pair is back.
+ * Go to two queue pairs, set up the fake guest of both with @bufs[q]
+ * buffers on queue q, and find for each queue a flow the kernel steers
+ * there: @sport[q], whose segment 0 is sent.  Buffers used meanwhile are
+ * posted again, so each queue has @bufs[q] when this returns.
  */
-static void test_queue_pairs(void *obj, void *data, QGuestAllocator *alloc)
+static void mq_start(QVirtioNet *net, RscMqArgs *a, QGuestAllocator *alloc,
+                     Guest *g, const unsigned *bufs, uint16_t *sport)
 {
-    QVirtioNet *net = obj;
-    RscMqArgs *a = data;
-    Seg segs[11];
-    Guest g[2];
+    Seg s;
     Pkt p;
-    int64_t refused;
-    uint16_t sport;
     int q, k;
 
-    if (a->pkt < 0) {
-        g_test_skip("no multiqueue tap device (needs CAP_NET_ADMIN)");
-        return;
-    }
     set_queue_pairs(net, alloc, 2);
     for (q = 0; q < 2; q++) {
         guest_init(&g[q], net, a->pkt, alloc, 256, MRG_BUF_SIZE);
@@ -3060,62 +3053,136 @@ static void test_queue_pairs(void *obj, void *data, QGuestAllocator *alloc)
         g[q].vq = net->queues[2 * q];
         g[q].avail_idx = qtest_readw(g[q].qts, g[q].vq->avail + 2);
         g[q].used_idx = g[q].vq->last_used_idx;
+        guest_post(&g[q], bufs[q]);
+        sport[q] = 0;
     }
-    guest_post(&g[0], 128);
-    /*
-     * One buffer for finding a flow the kernel steers to queue 1, one for
-     * a stray frame of the host's, one left: too few for the unit below.
-     */
-    guest_post(&g[1], 3);
-
-    for (k = 0, q = 0; q != 1; k++) {
+    for (k = 0; !sport[0] || !sport[1]; k++) {
         g_assert_cmpint(k, <, 64);
-        segs[0] = data_seg(false, true, 0);
-        segs[0].sport = 7100 + k;
-        send_seg(&g[0], &segs[0]);
+        s = data_seg(false, true, 0);
+        s.sport = 7100 + k;
+        send_seg(&g[0], &s);
         for (;;) {
             q = mq_next_pkt(g, &p);
+            guest_post(&g[q], 1);
             if (p.len >= 36 && get16(p.data + 12) == 0x0800 &&
-                get16(p.data + 34) == segs[0].sport) {
+                get16(p.data + 34) == s.sport) {
                 break;
             }
             pkt_free(&p);
         }
-        assert_untouched(&p, &segs[0]);
+        assert_untouched(&p, &s);
         pkt_free(&p);
+        if (!sport[q]) {
+            sport[q] = s.sport;
+        }
     }
-    sport = segs[0].sport;
+}
 
-    /* a unit of 10 segments, held: one buffer is too few */
-    mq_send_flow(&g[1], segs + 1, 1, 10, sport);
+/*
+ * The guest goes down to one queue pair while the engine of the second
+ * holds a unit for lack of buffers, and queue 0 has no flow slot to take
+ * it (rsc_max_flows=1): the unit must stay off that receive queue, even
+ * when the guest kicks it, until the pair is back.
+ */
+static void test_queue_pairs(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QVirtioNet *net = obj;
+    RscMqArgs *a = data;
+    const unsigned bufs[2] = { 3, 3 };
+    Seg segs[2][10];
+    uint16_t sport[2];
+    Guest g[2];
+    Pkt p;
+    int64_t refused;
+
+    if (a->pkt < 0) {
+        g_test_skip("no multiqueue tap device (needs CAP_NET_ADMIN)");
+        return;
+    }
+    mq_start(net, a, alloc, g, bufs, sport);
+
+    /* a unit of 10 segments on each queue, held: 3 buffers are too few */
+    mq_send_flow(&g[0], segs[0], 1, 10, sport[0]);
+    mq_send_flow(&g[1], segs[1], 1, 10, sport[1]);
     refused = rsc_stat("refused");
     qtest_clock_step(global_qtest, INTERVAL_NS);
-    g_assert_cmpint(rsc_stat("refused"), ==, refused + 1);
+    g_assert_cmpint(rsc_stat("refused"), ==, refused + 2);
+    g_assert_false(guest_poll(&g[0], &p));
     g_assert_false(guest_poll(&g[1], &p));
 
     /*
-     * The command tries once more, then the queue is left alone: neither
-     * the guest's kick nor the status update retries it.
+     * The command tries queue 1 once more and queue 0 once, as the guest
+     * still uses it; then queue 1 is left alone: neither the guest's kick
+     * nor the status update retries it.
      */
     set_queue_pairs(net, alloc, 1);
-    g_assert_cmpint(rsc_stat("refused"), ==, refused + 2);
+    g_assert_cmpint(rsc_stat("refused"), ==, refused + 4);
     /* the kick is handled before the notification write returns */
     guest_post(&g[1], 60);
     g_assert_false(guest_poll(&g[1], &p));
-    g_assert_cmpint(rsc_stat("refused"), ==, refused + 2);
+    g_assert_cmpint(rsc_stat("refused"), ==, refused + 4);
+
+    guest_post(&g[0], 60);
+    g_assert_true(guest_poll(&g[0], &p));
+    assert_coalesced(&p, segs[0], 0, 9, 0);
+    pkt_free(&p);
+    g_assert_false(guest_poll(&g[1], &p));
 
     set_queue_pairs(net, alloc, 2);
     g_assert_true(guest_poll(&g[1], &p));
-    assert_coalesced(&p, segs, 1, 10, 0);
+    assert_coalesced(&p, segs[1], 0, 9, 0);
     pkt_free(&p);
 
     /* a unit still open when the pair goes leaves before the command ends */
-    mq_send_flow(&g[1], segs, 11, 3, sport);
+    mq_send_flow(&g[1], segs[1], 11, 3, sport[1]);
     g_assert_false(guest_poll(&g[1], &p));
     set_queue_pairs(net, alloc, 1);
     g_assert_true(guest_poll(&g[1], &p));
-    assert_coalesced(&p, segs, 0, 2, 0);
+    assert_coalesced(&p, segs[1], 0, 2, 0);
     pkt_free(&p);
+}
+
+/*
+ * The same with room for more flows on queue 0: the unit queue 1 holds
+ * moves there, behind the one queue 0 holds, and the guest gets both in
+ * order once it posts buffers; queue 1 gets nothing when it is back.
+ */
+static void test_queue_pairs_move(void *obj, void *data,
+                                  QGuestAllocator *alloc)
+{
+    QVirtioNet *net = obj;
+    RscMqArgs *a = data;
+    const unsigned bufs[2] = { 3, 3 };
+    Seg segs[2][10];
+    uint16_t sport[2];
+    Guest g[2];
+    Pkt p;
+
+    if (a->pkt < 0) {
+        g_test_skip("no multiqueue tap device (needs CAP_NET_ADMIN)");
+        return;
+    }
+    mq_start(net, a, alloc, g, bufs, sport);
+    mq_send_flow(&g[0], segs[0], 1, 10, sport[0]);
+    mq_send_flow(&g[1], segs[1], 1, 10, sport[1]);
+    qtest_clock_step(global_qtest, INTERVAL_NS);
+    g_assert_false(guest_poll(&g[0], &p));
+    g_assert_false(guest_poll(&g[1], &p));
+
+    set_queue_pairs(net, alloc, 1);
+    guest_post(&g[0], 60);
+    g_assert_true(guest_poll(&g[0], &p));
+    assert_coalesced(&p, segs[0], 0, 9, 0);
+    pkt_free(&p);
+    g_assert_true(guest_poll(&g[0], &p));
+    assert_coalesced(&p, segs[1], 0, 9, 0);
+    pkt_free(&p);
+
+    guest_post(&g[1], 60);
+    set_queue_pairs(net, alloc, 2);
+    qtest_clock_step(global_qtest, INTERVAL_NS);
+    g_assert_false(guest_poll(&g[0], &p));
+    g_assert_false(guest_poll(&g[1], &p));
 }
 
 static void rsc_test_cleanup(void *opaque)
@@ -3231,6 +3298,10 @@ static void register_virtio_net_rsc_test(void)
     opts.before = rsc_mq_setup;
     opts.edge.extra_device_opts = "guest_rsc_ext=on,mq=on,vectors=6";
     qos_add_test("rsc/two-queues", "virtio-net", test_two_queues, &opts);
+    qos_add_test("rsc/queue-pairs-move", "virtio-net", test_queue_pairs_move,
+                 &opts);
+    opts.edge.extra_device_opts = "guest_rsc_ext=on,mq=on,vectors=6,"
+                                  "rsc_max_flows=1";
     qos_add_test("rsc/queue-pairs", "virtio-net", test_queue_pairs, &opts);
 
     opts.before = rsc_tap_setup;
