@@ -85,6 +85,8 @@ typedef struct RscSeg {
     uint32_t tsecr;
     uint32_t hdr_sum;   /* pseudo header + TCP header, unfolded */
     bool verify;        /* nobody vouched for the TCP checksum */
+    bool summed;        /* payload_sum holds the payload's sum */
+    uint16_t payload_sum;
     struct NetRscChain *chain;  /* the flow's open unit, if any */
 } RscSeg;
 
@@ -526,6 +528,12 @@ static bool rsc_take_payload(const RscSeg *s, uint8_t *dst, bool dst_spare,
     const uint8_t *src = s->frame + s->data;
     size_t n = s->end - s->data;
 
+    if (s->summed) {
+        /* verified already, so that a bad segment evicts no unit */
+        memcpy(dst, src, n);
+        *sum = s->payload_sum;
+        return true;
+    }
     /* the TCP header has even length: the payload sum needs no swap */
     if (dst_spare || !s->verify) {
         *sum = rsc_copy_sum(dst, src, n);
@@ -1198,9 +1206,9 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
         }
         /* a segment that cannot open a unit must not cost a flow its own */
         if (e->free_head == RSC_NONE && s.verify) {
-            s.abort = !rsc_sum_ok(&s, rsc_sum(s.frame + s.data,
-                                              s.end - s.data));
-            s.verify = false;
+            s.payload_sum = rsc_sum(s.frame + s.data, s.end - s.data);
+            s.summed = true;
+            s.abort = !rsc_sum_ok(&s, s.payload_sum);
         }
         if (!s.abort && e->free_head == RSC_NONE) {
             e->stats.evictions++;
