@@ -17,8 +17,9 @@
  *              bit 4: GSO mode (NET_RSC_MODE_GSO) instead of RSC_EXT
  *   byte 1     interval_ns in units of 10 us (0..2.54 ms); 255: INT64_MAX
  *   byte 2     hash seed (the byte repeated 4 times)
- *   records    op byte, then its arguments; op values above 6 are taken
- *              modulo 6, so only 0x06 itself purges
+ *   records    op byte, then its arguments; op values above 7 are taken
+ *              modulo 6, so only 0x06 itself purges (7 came last: inputs
+ *              made before keep their meaning, none has a 7 there)
  *
  *   0 FRAME    sel(1) [hdr args] body [pad args]
  *              sel bits 0-2, the virtio-net header given with the frame:
@@ -54,6 +55,12 @@
  *   5 SET_PROTOCOLS v(1) net_rsc_flush(), then net_rsc_set_protocols(
  *                        v & 1, v & 2)
  *   6 PURGE              net_rsc_purge() (held frames count as dropped)
+ *   7 MIGRATE            net_rsc_seal(), net_rsc_foreach_held(),
+ *                        net_rsc_purge(), then net_rsc_hold() of each
+ *                        packet into the other of two engines, which
+ *                        carries on (the first time a fresh one): what
+ *                        virtio-net does on a migration's destination and
+ *                        when a queue pair goes out of use
  *
  * Once the frames made add up to more than RSC_FUZZ_MAX_BYTES (4 MiB) or
  * RSC_FUZZ_MAX_FRAMES (70000), the rest of the input is ignored, to bound

@@ -15,8 +15,8 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAX_LEN = 65000         # below libFuzzer's -max_len=70000 in run.sh
 
-OP_FRAME, OP_REFUSE, OP_RESUME, OP_POLL, OP_FLUSH, OP_PROTO, OP_PURGE = \
-    range(7)
+OP_FRAME, OP_REFUSE, OP_RESUME, OP_POLL, OP_FLUSH, OP_PROTO, OP_PURGE, \
+    OP_MIGRATE = range(8)
 HDR_NULL, HDR_ZERO, HDR_DATA_VALID, HDR_PARTIAL, HDR_CSUM, HDR_GSO, \
     HDR_VALID_PARTIAL = range(7)
 SEL_REPEAT, SEL_FIXLEN, SEL_FIXCSUM, SEL_PAD, SEL_COUNT = \
@@ -87,6 +87,10 @@ class Enc:
 
     def purge(self):
         self.b.append(OP_PURGE)
+        return self
+
+    def migrate(self):
+        self.b.append(OP_MIGRATE)
         return self
 
 
@@ -549,6 +553,50 @@ def gso_seeds():
     return s
 
 
+def migrate_seeds():
+    """Packets held for lack of guest buffers given to a fresh engine, as
+    virtio-net's migration does"""
+    s = {}
+    # coalesced units of two flows, refused, then migrated (twice)
+    for v in (4, 6):
+        e = Enc(4, 300).refuse(50)
+        a, b = stream(v, 6, flow=0), stream(v, 6, flow=1)
+        for fa, fb in zip(a, b):
+            e.frame(fa).frame(fb)
+        e.flush().migrate().migrate().refuse(0)
+        s['migrate-held-v%d' % v] = e.resume().poll(400000).flush()
+    # open units: migration seals them without delivering
+    e = Enc(8, 300)
+    for f in stream(4, 5, flow=0) + stream(6, 5, flow=2):
+        e.frame(f)
+    s['migrate-open'] = e.migrate().resume().poll(400000).flush()
+    # a FIN refused after its flow's unit: the unit migrates, the FIN is
+    # fed again on the new engine
+    e = Enc(2, 300)
+    fr = stream(4, 4)
+    for f in fr:
+        e.frame(f)
+    fin = tcp_frame(v=4, seq=1000 + 4 * 1448, ts=(104, 50),
+                    flags=ACK | FIN, payload=pattern(1000 + 4 * 1448, 100))
+    e.refuse(1).frame(fin).migrate()
+    s['migrate-finalizer'] = e.resume().poll(400000).flush()
+    # GSO packets held, migrated, then the offload is switched off: the
+    # new engine delivers them as the segments they were made of
+    for v in (4, 6):
+        e = Enc(4, 300, gso=True).refuse(50)
+        for f in gso_stream(v, 8, 7, flags=ACK | PSH):
+            e.frame(f)
+        e.flush().migrate().protocols(False, False).refuse(2)
+        s['migrate-gso-cut-v%d' % v] = e.resume().refuse(0).resume() \
+            .poll(400000).flush()
+    # nothing held: a migration changes nothing
+    e = Enc(4, 300).migrate()
+    for f in stream(4, 4):
+        e.frame(f)
+    s['migrate-empty'] = e.migrate().poll(400000).flush()
+    return s
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, 'fuzz',
                                                              'corpus')
@@ -559,6 +607,7 @@ def main():
     seeds.update(trace_seeds())
     seeds.update(edge_seeds())
     seeds.update(gso_seeds())
+    seeds.update(migrate_seeds())
     total = 0
     for name, enc in sorted(seeds.items()):
         with open(os.path.join(out, name), 'wb') as f:

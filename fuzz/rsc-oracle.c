@@ -97,6 +97,7 @@ struct OFlow {
     RscFlowKey key;
     GQueue held;        /* of OFrame, in arrival order */
     bool cut;           /* a GSO packet of it is being cut into parts */
+    bool migrated;      /* held as one packet given with net_rsc_hold() */
 };
 
 /* Whether the frame being fed must, or must not, have been absorbed */
@@ -108,6 +109,8 @@ enum {
 
 typedef struct Oracle {
     NetRscEngine *e;
+    NetRscEngine *spare;    /* where MIGRATE moves held packets to */
+    NetRscConfig cfg;
     bool gso;               /* NET_RSC_MODE_GSO */
     bool ipv4_on;           /* net_rsc_set_protocols() */
     bool ipv6_on;
@@ -444,6 +447,7 @@ static void held_remove(Oracle *o, OFrame *f)
     if (g_queue_is_empty(&fl->held)) {
         g_ptr_array_remove_fast(o->active, fl);
         fl->cut = false;
+        fl->migrated = false;
     }
 }
 
@@ -764,7 +768,8 @@ static void check_coalesced(Oracle *o, const NetRscHdr *hdr,
     o->dup_acks += dups0;
     o->window_updates += wus0;
     o->hdr_dup_acks += hdr->dup_acks;
-    if (hdr->segments > 1) {
+    /* neither engine counts a migrated packet as coalesced */
+    if (hdr->segments > 1 && !fl->migrated) {
         o->rsc_events++;
         o->rsc_segs += hdr->segments;
         o->rsc_octets += n;
@@ -886,9 +891,11 @@ static void check_gso(Oracle *o, const NetRscHdr *hdr, const uint8_t *pf,
     }
     O_LOG("  GSO %s seq %u len %zu: %u frames", FLOW_STR(&p->key), p->seq,
           len, m->len);
-    o->rsc_events++;
-    o->rsc_segs += m->len;
-    o->rsc_octets += n;
+    if (!fl->migrated) {
+        o->rsc_events++;
+        o->rsc_segs += m->len;
+        o->rsc_octets += n;
+    }
     for (i = 0; i < m->len; i++) {
         frame_gone(o, g_ptr_array_index(m, i), F_ABSORBED);
     }
@@ -1458,9 +1465,101 @@ static void op_purge(Oracle *o)
     }
 }
 
+typedef struct OHeld {
+    NetRscHdr hdr;
+    uint8_t *pkt;
+    size_t len;
+} OHeld;
+
+static void held_copy(void *opaque, const NetRscHdr *hdr,
+                      const uint8_t *pkt, size_t len)
+{
+    OHeld h = { .hdr = *hdr, .pkt = memdup(pkt, len), .len = len };
+
+    g_array_append_val((GArray *)opaque, h);
+}
+
+/*
+ * What virtio-net does to move held packets to another engine, on the
+ * destination of a migration (a fresh engine) or when the guest stops
+ * using a queue pair (queue 0's engine, used before): seal the engine,
+ * list what it holds, drop it there, and give it in order to the other
+ * engine, with the same configuration and protocols, which must take it
+ * all and stall until the guest takes it.  Here the two engines take
+ * turns, so that the second move goes to an engine whose slots were used.
+ * Frames not taken stay in the net queue (QEMU's is not migrated, but the
+ * engine is what is checked here).
+ */
+static void op_migrate(Oracle *o)
+{
+    GArray *held = g_array_new(false, false, sizeof(OHeld));
+    NetRscEngine *from = o->e;
+    uint32_t pending;
+    size_t i;
+
+    net_rsc_seal(o->e);
+    pending = net_rsc_pending(o->e);
+    if (net_rsc_deadline(o->e) != INT64_MAX) {
+        o_fail("a unit is open after net_rsc_seal()");
+    }
+    net_rsc_foreach_held(o->e, held_copy, held);
+    if (held->len != pending || pending != o->active->len) {
+        o_fail("net_rsc_foreach_held() listed %u packets, pending %u, "
+               "%u flows have frames held", held->len, pending,
+               o->active->len);
+    }
+    net_rsc_purge(from);
+    if (!o->spare) {
+        o->spare = net_rsc_new(&o->cfg);
+    }
+    o->e = o->spare;
+    o->spare = from;
+    if (net_rsc_pending(o->e) || net_rsc_stalled(o->e)) {
+        o_fail("the spare engine has pending %u, stalled %d",
+               net_rsc_pending(o->e), net_rsc_stalled(o->e));
+    }
+    net_rsc_set_protocols(o->e, o->ipv4_on, o->ipv6_on);
+    for (i = 0; i < held->len; i++) {
+        OHeld *h = &g_array_index(held, OHeld, i);
+
+        O_LOG("  hold %zu bytes, flags 0x%x gso_type %u", h->len,
+              h->hdr.flags, h->hdr.gso_type);
+        if (!net_rsc_hold(o->e, &h->hdr, h->pkt, h->len)) {
+            o_fail("net_rsc_hold() refused packet %zu of %u (%zu bytes)",
+                   i, held->len, h->len);
+        }
+        g_free(h->pkt);
+    }
+    if (net_rsc_stalled(o->e) != (held->len > 0) ||
+        net_rsc_pending(o->e) != held->len) {
+        o_fail("after holding %u packets: stalled %d, pending %u",
+               held->len, net_rsc_stalled(o->e), net_rsc_pending(o->e));
+    }
+    for (i = 0; i < o->active->len; i++) {
+        OFlow *fl = g_ptr_array_index(o->active, i);
+
+        fl->migrated = true;
+    }
+    g_array_free(held, true);
+}
+
+/* Counters of both engines MIGRATE uses */
+#define STATS_FIELDS(X) \
+    X(received) X(coalesced_pkts) X(coalesced_octets) X(coalesce_events) \
+    X(aborts) X(bypassed) X(finalized) X(dup_acks) X(window_updates) \
+    X(delivered) X(timer_drains) X(evictions) X(size_limit) X(refused)
+
+static void stats_add(NetRscStats *sum, const NetRscStats *s)
+{
+#define STATS_ADD(f) sum->f += s->f;
+    STATS_FIELDS(STATS_ADD)
+#undef STATS_ADD
+}
+
 static void check_counters(Oracle *o)
 {
-    const NetRscStats *s = net_rsc_stats(o->e);
+    NetRscStats all = *net_rsc_stats(o->e);
+    const NetRscStats *s = &all;
 
 #define CHECK_EQ(field, want) \
     do { \
@@ -1469,6 +1568,10 @@ static void check_counters(Oracle *o)
                    (uint64_t)s->field, (uint64_t)(want)); \
         } \
     } while (0)
+
+    if (o->spare) {
+        stats_add(&all, net_rsc_stats(o->spare));
+    }
 
     CHECK_EQ(received, o->taken);
     CHECK_EQ(delivered, o->accepted);
@@ -1534,6 +1637,9 @@ static void oracle_free(Oracle *o)
     g_hash_table_destroy(o->flows);
     g_free(o->last);
     net_rsc_free(o->e);
+    if (o->spare) {
+        net_rsc_free(o->spare);
+    }
 }
 
 void rsc_oracle_run(const uint8_t *data, size_t size)
@@ -1562,6 +1668,7 @@ void rsc_oracle_run(const uint8_t *data, size_t size)
     cfg.hash_seed = b2 * 0x01010101u;
     cfg.deliver = deliver_cb;
     cfg.opaque = &o;
+    o.cfg = cfg;
     o.e = net_rsc_new(&cfg);
     if (!o.e) {
         o_fail("net_rsc_new() refused max_flows %u interval %" PRId64,
@@ -1581,7 +1688,7 @@ void rsc_oracle_run(const uint8_t *data, size_t size)
 
         o.op_offset = r.pos;
         op = get8(&r);
-        if (op > RSC_FUZZ_OP_PURGE) {
+        if (op > RSC_FUZZ_OP_MIGRATE) {
             op %= RSC_FUZZ_OP_PURGE;
         }
         switch (op) {
@@ -1641,6 +1748,10 @@ void rsc_oracle_run(const uint8_t *data, size_t size)
         case RSC_FUZZ_OP_PURGE:
             O_LOG("PURGE");
             op_purge(&o);
+            break;
+        case RSC_FUZZ_OP_MIGRATE:
+            O_LOG("MIGRATE");
+            op_migrate(&o);
             break;
         }
         check_state(&o);

@@ -28,7 +28,10 @@
 #define RSC_FUZZ_MAX_BYTES      (4 << 20)
 #define RSC_FUZZ_MAX_FRAMES     70000
 
-/* Record opcodes; other values are taken modulo RSC_FUZZ_OP_PURGE */
+/*
+ * Record opcodes; values above RSC_FUZZ_OP_MIGRATE are taken modulo
+ * RSC_FUZZ_OP_PURGE (MIGRATE came last, inputs made before keep meaning)
+ */
 enum {
     RSC_FUZZ_OP_FRAME = 0,
     RSC_FUZZ_OP_REFUSE_NEXT = 1,
@@ -37,6 +40,7 @@ enum {
     RSC_FUZZ_OP_FLUSH = 4,
     RSC_FUZZ_OP_SET_PROTOCOLS = 5,
     RSC_FUZZ_OP_PURGE = 6,
+    RSC_FUZZ_OP_MIGRATE = 7,
 };
 
 /* FRAME selector byte: virtio-net header kind (low 3 bits) ... */
