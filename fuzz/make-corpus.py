@@ -355,10 +355,12 @@ def edge_seeds():
     seq += 1000
     e.frame(tcp_frame(seq=seq, payload=pattern(seq, 1000)))
     seq += 1000
-    e.frame(tcp_frame(seq=seq))                      # dup ack
-    e.frame(tcp_frame(seq=seq))                      # dup ack
+    e.frame(tcp_frame(seq=seq))                      # dup ack: closes
+    e.frame(tcp_frame(seq=seq))                      # no unit: bypass
+    e.frame(tcp_frame(seq=seq, payload=pattern(seq, 1000)))
+    seq += 1000
     e.frame(tcp_frame(seq=seq, win=600))             # window update
-    e.frame(tcp_frame(seq=seq, win=600))             # dup ack
+    e.frame(tcp_frame(seq=seq, win=600))             # dup ack: closes
     e.frame(tcp_frame(seq=seq, ack=2100))            # new ack: finalize
     e.frame(tcp_frame(seq=seq, ack=2100, payload=pattern(seq, 1000)))
     e.frame(tcp_frame(seq=seq + 1000, ack=2100, win=700))
@@ -366,6 +368,23 @@ def edge_seeds():
                                                                  800)))
     e.frame(tcp_frame(seq=seq + 1800, ack=2100, flags=ACK | PSH))
     s['dupacks-window'] = e.flush()
+
+    # a duplicate ACK refused with its unit, or after it, or then purged:
+    # fed again, it goes out alone as decided (counted once), or as new
+    for name, refuse, purge in (('unit', 1, False), ('ack', 2, False),
+                                ('purge', 1, True)):
+        e = Enc(8, 300)
+        seq = 5000
+        for _ in range(2):
+            e.frame(tcp_frame(seq=seq, payload=pattern(seq, 1000)))
+            seq += 1000
+        e.refuse(refuse).frame(tcp_frame(seq=seq))
+        if purge:
+            e.purge()
+        e.resume()
+        e.frame(tcp_frame(seq=seq, payload=pattern(seq, 1000)))
+        e.frame(tcp_frame(seq=seq + 1000))
+        s['dupack-refused-' + name] = e.flush()
 
     # identical pure ACKs (REPEAT of a frame without payload)
     e = Enc(2, 300)
@@ -437,7 +456,8 @@ def edge_seeds():
     e.repeat(44).repeat_count(256)
     s['tiny-segments'] = e.poll(3000000)
 
-    # 65537 duplicate ACKs (the header's 16-bit count) ...
+    # 65537 duplicate ACKs: the first closes the unit, the rest meet none
+    # (the header's 16-bit count once limited a unit) ...
     e = Enc(1, None)
     e.frame(tcp_frame(seq=1, payload=pattern(1, 100)))
     e.frame(tcp_frame(seq=101)).repeat_count(65536)

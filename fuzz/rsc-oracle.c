@@ -21,9 +21,11 @@
  * all frames held for a flow when one of its packets is delivered belong
  * to that packet, except the frame being fed at that moment, which
  * starts the next unit or follows it alone.  A pure ACK fed at that moment is
- * ambiguous until net_rsc_receive() returns: whether it was absorbed is
- * then decided from what the packet's headers say and from whether it
- * came out alone.
+ * ambiguous until net_rsc_receive() returns: whether it was absorbed (a
+ * window update) is then decided from what the packet's headers say and
+ * from whether it came out alone.  A duplicate ACK of the open unit is
+ * known before it is fed (dup_ack_of_unit()): it must close the unit and
+ * come out alone.
  */
 
 #include "qemu/osdep.h"
@@ -91,6 +93,14 @@ typedef struct OFrame {
     OState state;
     uint64_t id;        /* number of the FRAME record, from 0 */
     int64_t taken_ns;
+    /*
+     * RSC_EXT: a duplicate ACK of its flow's open unit when last fed with
+     * the engine taking frames; it must close the unit and go out alone,
+     * and counts once taken.  Kept across a refusal: the engine feeds it
+     * again as decided then.
+     */
+    bool dup_ack;
+    bool decided;       /* fed to an engine taking frames, not taken */
 } OFrame;
 
 struct OFlow {
@@ -124,7 +134,6 @@ typedef struct Oracle {
     GPtrArray *active;      /* flows with held frames */
     OFrame *inflight;       /* frame being fed */
     int maybe_req;
-    bool maybe_dup;         /* if absorbed, it is a duplicate ACK */
     uint8_t *last;          /* previous frame, for REPEAT */
     size_t last_len;
     size_t last_cap;
@@ -144,7 +153,6 @@ typedef struct Oracle {
     uint64_t rsc_events;
     uint64_t rsc_segs;
     uint64_t rsc_octets;
-    uint64_t hdr_dup_acks;
 } Oracle;
 
 static RscOracleFailFunc *fail_handler;
@@ -568,13 +576,13 @@ static const char *member_problem(const OPkt *p, const uint8_t *pf,
 /*
  * Check coalesced packet @pf (parsed @p, header @hdr) against the
  * frames @m[0..count) it must consist of.  Returns NULL or why not; sets
- * *dups and *wus to the duplicate ACKs and window updates absorbed.
+ * *wus to the window updates absorbed.  A duplicate ACK (the window of
+ * the frame before it) is never absorbed (include/net/rsc.h).
  */
 static const char *packet_problem(const OPkt *p, const uint8_t *pf,
                                   const NetRscHdr *hdr,
                                   OFrame **m, unsigned count,
-                                  uint64_t *dups, uint64_t *wus,
-                                  char *why, size_t size)
+                                  uint64_t *wus, char *why, size_t size)
 {
     uint32_t n = p->end - p->data;
     uint32_t off = 0, nseg = 0, mss = 0;
@@ -584,7 +592,7 @@ static const char *packet_problem(const OPkt *p, const uint8_t *pf,
     uint8_t *want;
     size_t i;
 
-    *dups = *wus = 0;
+    *wus = 0;
     if (count < 2) {
         snprintf(why, size, "RSC_INFO set on a packet made of %u frame%s",
                  count, count == 1 ? "" : "s");
@@ -604,7 +612,10 @@ static const char *packet_problem(const OPkt *p, const uint8_t *pf,
             nseg++;
             mss = MAX(mss, gl);
         } else if (g->p.win == m[i - 1]->p.win) {
-            (*dups)++;
+            snprintf(why, size, "duplicate ACK frame %" PRIu64 " (window "
+                     "%u, as frame %" PRIu64 ") was merged", g->id, g->p.win,
+                     m[i - 1]->id);
+            return why;
         } else {
             (*wus)++;
         }
@@ -617,11 +628,9 @@ static const char *packet_problem(const OPkt *p, const uint8_t *pf,
                  "%u", n, off);
         return why;
     }
-    if (hdr->segments != nseg || hdr->gso_size != mss ||
-        hdr->dup_acks != *dups) {
-        snprintf(why, size, "segments %u, gso_size %u, dup_acks %u; the "
-                 "frames give %u, %u, %" PRIu64, hdr->segments,
-                 hdr->gso_size, hdr->dup_acks, nseg, mss, *dups);
+    if (hdr->segments != nseg || hdr->gso_size != mss) {
+        snprintf(why, size, "segments %u, gso_size %u; the frames give %u, "
+                 "%u", hdr->segments, hdr->gso_size, nseg, mss);
         return why;
     }
     if (p->data != first->p.data || p->ts != first->p.ts) {
@@ -673,7 +682,7 @@ static void check_coalesced(Oracle *o, const NetRscHdr *hdr,
 {
     char why0[256], why1[256];
     const char *r0, *r1 = NULL;
-    uint64_t dups0, wus0, dups1 = 0, wus1 = 0;
+    uint64_t wus0, wus1 = 0;
     OFrame *x = NULL;
     OFlow *fl;
     GPtrArray *m;
@@ -691,6 +700,10 @@ static void check_coalesced(Oracle *o, const NetRscHdr *hdr,
     }
     if (hdr->flags != (NET_RSC_F_NEEDS_CSUM | NET_RSC_F_RSC_INFO)) {
         o_fail("RSC_INFO packet has flags 0x%x", hdr->flags);
+    }
+    if (hdr->dup_acks) {
+        o_fail("RSC_INFO packet has dup_acks %u: duplicate ACKs are never "
+               "absorbed", hdr->dup_acks);
     }
     if (hdr->gso_type != (p->ipv6 ? NET_RSC_GSO_TCPV6 : NET_RSC_GSO_TCPV4)) {
         o_fail("RSC_INFO IPv%d packet has gso_type %u", p->ipv6 ? 6 : 4,
@@ -744,30 +757,32 @@ static void check_coalesced(Oracle *o, const NetRscHdr *hdr,
         maybe = true;
     }
     r0 = packet_problem(p, pf, hdr, (OFrame **)m->pdata, m->len,
-                        &dups0, &wus0, why0, sizeof(why0));
+                        &wus0, why0, sizeof(why0));
     if (maybe) {
         g_ptr_array_add(m, x);
         r1 = packet_problem(p, pf, hdr, (OFrame **)m->pdata, m->len,
-                            &dups1, &wus1, why1, sizeof(why1));
+                            &wus1, why1, sizeof(why1));
         g_ptr_array_remove_index(m, m->len - 1);
         if (r0 && r1) {
             o_fail("coalesced packet of flow %s (seq %u): %s",
                    FLOW_STR(&p->key), p->seq, r0);
         }
         o->maybe_req = r0 ? MAYBE_MUST : r1 ? MAYBE_MUST_NOT : MAYBE_FREE;
-        o->maybe_dup = dups1 > dups0;
+        if (x->dup_ack && o->maybe_req == MAYBE_MUST) {
+            o_fail("coalesced packet of flow %s (seq %u) needs duplicate "
+                   "ACK frame %" PRIu64 ": %s", FLOW_STR(&p->key), p->seq,
+                   x->id, r0);
+        }
         x->state = F_MAYBE;
     } else if (r0) {
         o_fail("coalesced packet of flow %s (seq %u): %s",
                FLOW_STR(&p->key), p->seq, r0);
     }
-    O_LOG("  coalesced %s seq %u len %zu: %u frames%s, segments %u, "
-          "dup_acks %u", FLOW_STR(&p->key), p->seq, len, m->len,
-          maybe ? " (+1 maybe)" : "", hdr->segments, hdr->dup_acks);
+    O_LOG("  coalesced %s seq %u len %zu: %u frames%s, segments %u",
+          FLOW_STR(&p->key), p->seq, len, m->len, maybe ? " (+1 maybe)" : "",
+          hdr->segments);
 
-    o->dup_acks += dups0;
     o->window_updates += wus0;
-    o->hdr_dup_acks += hdr->dup_acks;
     /* neither engine counts a migrated packet as coalesced */
     if (hdr->segments > 1 && !fl->migrated) {
         o->rsc_events++;
@@ -1080,11 +1095,56 @@ static bool deliver_cb(void *opaque, const NetRscHdr *hdr,
     return true;
 }
 
+/*
+ * RSC_EXT: is pure ACK @x, about to be fed to an engine that takes frames,
+ * a duplicate ACK of its flow's open unit (its held frames)?  It must pass
+ * what a window update passes to join, and have the unit's ACK number
+ * and window (those of its last frame).
+ */
+static bool dup_ack_of_unit(Oracle *o, const OFrame *x)
+{
+    OFlow *fl = x->flow;
+    const OFrame *first, *last;
+    char why[256];
+    uint32_t total = 0;
+    OPkt unit;
+    GList *l;
+
+    if (o->gso || !fl || payload_len(x) || g_queue_is_empty(&fl->held) ||
+        fl->migrated || x->len > NET_RSC_BUF_MAX ||
+        !(x->p.ipv6 ? o->ipv6_on : o->ipv4_on) ||
+        (x->data[x->p.l4 + 12] & 0x0f)) {
+        return false;
+    }
+    first = g_queue_peek_head(&fl->held);
+    last = g_queue_peek_tail(&fl->held);
+    for (l = fl->held.head; l; l = l->next) {
+        total += payload_len(l->data);
+    }
+    /* the unit as a packet: the first frame's headers, all the payload */
+    unit = first->p;
+    unit.end = unit.data + total;
+    if (member_problem(&unit, NULL, first, last, x, total, why,
+                       sizeof(why))) {
+        return false;
+    }
+    return x->p.ack == last->p.ack && x->p.win == last->p.win;
+}
+
 /* Feed one frame; true if the engine took it (then @f may be freed) */
 static bool feed(Oracle *o, OFrame *f)
 {
+    bool fresh = !net_rsc_stalled(o->e);
     NetRscStatus st;
 
+    /* a frame refused after a decision is fed again as decided then */
+    if (fresh && !f->decided) {
+        f->dup_ack = dup_ack_of_unit(o, f);
+    }
+    if (f->dup_ack && !(f->p.ipv6 ? o->ipv6_on : o->ipv4_on)) {
+        /* its IP version was switched off meanwhile: it bypasses */
+        f->dup_ack = false;
+    }
     if (f->flow) {
         held_push(o, f);
         f->state = F_HELD;
@@ -1113,16 +1173,25 @@ static bool feed(Oracle *o, OFrame *f)
             held_remove(o, f);
         }
         f->state = F_FIFO;
+        f->decided |= fresh;
         return false;
     }
     if (st != NET_RSC_TAKEN) {
         o_fail("receive returned %d", st);
     }
     o->taken++;
-    O_LOG("  frame %" PRIu64 " taken", f->id);
+    O_LOG("  frame %" PRIu64 " taken%s", f->id,
+          f->dup_ack ? " (a duplicate ACK)" : "");
     if (!f->flow && f->state != F_DONE) {
         o_fail("non-TCP frame %" PRIu64 " (%zu bytes) taken but not "
                "delivered at once", f->id, f->len);
+    }
+    if (f->dup_ack) {
+        if (f->state != F_DONE) {
+            o_fail("duplicate ACK frame %" PRIu64 " was taken but not "
+                   "delivered alone", f->id);
+        }
+        o->dup_acks++;
     }
     if (f->state == F_MAYBE) {
         if (o->maybe_req == MAYBE_MUST_NOT) {
@@ -1130,11 +1199,10 @@ static bool feed(Oracle *o, OFrame *f)
                    "but the coalesced packet it would join does not "
                    "reflect it (lost)", f->id);
         }
-        if (o->maybe_dup) {
-            o->dup_acks++;
-        } else {
-            o->window_updates++;
+        if (f->dup_ack) {
+            o_fail("duplicate ACK frame %" PRIu64 " was absorbed", f->id);
         }
+        o->window_updates++;
         held_remove(o, f);
         f->state = F_ABSORBED;
     }
@@ -1435,11 +1503,28 @@ static void check_state(Oracle *o)
     }
 }
 
+/*
+ * The engine forgot what it decided for frames it refused (purge, or
+ * another engine): they are fed again as new
+ */
+static void forget_decisions(Oracle *o)
+{
+    GList *l;
+
+    for (l = o->fifo.head; l; l = l->next) {
+        OFrame *f = l->data;
+
+        f->decided = false;
+        f->dup_ack = false;
+    }
+}
+
 static void op_purge(Oracle *o)
 {
     size_t i;
 
     net_rsc_purge(o->e);
+    forget_decisions(o);
     o->purged = true;
     for (i = 0; i < o->active->len; i++) {
         OFlow *fl = g_ptr_array_index(o->active, i);
@@ -1447,11 +1532,8 @@ static void op_purge(Oracle *o)
 
         while ((g = g_queue_pop_head(&fl->held)) != NULL) {
             if (prev && !payload_len(g)) {
-                if (g->p.win == prev->p.win) {
-                    o->dup_acks++;
-                } else {
-                    o->window_updates++;
-                }
+                /* held, so absorbed: a window update */
+                o->window_updates++;
             }
             frame_free(prev);
             prev = g;
@@ -1509,6 +1591,7 @@ static void op_migrate(Oracle *o)
                o->active->len);
     }
     net_rsc_purge(from);
+    forget_decisions(o);
     if (!o->spare) {
         o->spare = net_rsc_new(&o->cfg);
     }
@@ -1582,7 +1665,6 @@ static void check_counters(Oracle *o)
         CHECK_EQ(coalesce_events, o->rsc_events);
         CHECK_EQ(coalesced_pkts, o->rsc_segs);
         CHECK_EQ(coalesced_octets, o->rsc_octets);
-        CHECK_EQ(dup_acks, o->hdr_dup_acks);
     }
 #undef CHECK_EQ
 }

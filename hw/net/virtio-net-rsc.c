@@ -128,7 +128,6 @@ typedef struct NetRscChain {
     uint32_t payload_len;
     uint32_t payload_sum;   /* unfolded, of the payload so far */
     uint16_t segments;
-    uint16_t dup_acks;
     bool merged;            /* absorbed a frame after the first */
 } NetRscChain;
 
@@ -153,6 +152,7 @@ struct NetRscEngine {
      */
     bool refused_finalizer;
     bool refused_abort;
+    bool refused_dup_ack;
     RscKey refused_key;
     uint32_t open;
     uint32_t closed;
@@ -668,7 +668,7 @@ static void rsc_build_coalesced(NetRscChain *c, NetRscMode mode)
     stw_be_p(tcp + 16, ~rsc_fold(sum));
     c->out_hdr.flags = NET_RSC_F_NEEDS_CSUM | NET_RSC_F_RSC_INFO;
     c->out_hdr.segments = c->segments;
-    c->out_hdr.dup_acks = c->dup_acks;
+    /* dup_acks stays 0: duplicate ACKs never join (see rsc_join_ack()) */
 }
 
 /* Append a finished packet to the output queue */
@@ -715,9 +715,9 @@ static bool rsc_deliver(NetRscEngine *e, const NetRscHdr *hdr,
  * before it attaches an XDP program) while a GSO packet waits for its
  * buffers; from then on it must not get such packets, so the packet goes
  * out as the segments it was made of, which GSO mode keeps recoverable.
- * An RSC packet is not cut: it carries the latest ACK and timestamps and
- * counts absorbed duplicate ACKs, so cutting it would make segments that
- * were never sent, and its RSC_INFO says what it is.
+ * An RSC packet is not cut: it carries the latest ACK, window and
+ * timestamps, so cutting it would make segments that were never sent,
+ * and its RSC_INFO says what it is.
  */
 
 /* Largest headers of a coalesced packet: Ethernet, IPv6, TCP with options */
@@ -967,7 +967,6 @@ static bool rsc_start(NetRscEngine *e, const RscSeg *s, int64_t now)
     c->ack = s->ack;
     c->win = s->win;
     c->segments = 1;
-    c->dup_acks = 0;
     c->merged = false;
     return true;
 }
@@ -977,6 +976,7 @@ typedef enum RscJoin {
     RSC_NO_JOIN,        /* close the unit, the segment starts a new one */
     RSC_TOO_BIG,        /* likewise, at the IP datagram limit */
     RSC_NOT_SAME,       /* close the unit, the segment goes out alone */
+    RSC_DUP_ACK,        /* likewise, and it counts as a duplicate ACK */
     RSC_ECN_CHANGE,     /* likewise, and it counts as an abort */
     RSC_BAD_CSUM,       /* likewise */
 } RscJoin;
@@ -1036,6 +1036,34 @@ static bool rsc_resegmentable(const NetRscChain *c, const RscSeg *s)
            lduw_be_p(ip + 4) == (uint16_t)(lduw_be_p(first + 4) + c->segments);
 }
 
+/*
+ * Pure ACK @s meets the open unit @c of its flow (RSC_EXT mode).  A window
+ * update (same ACK number, new window) joins.  A duplicate ACK (same ACK
+ * number and window) never does: it closes the unit and goes out alone.
+ * Why: Windows' NetKVM reads the count from the header but hands NDIS 0
+ * (NBLSetRSCInfo(..., 0) in ParaNdis6_Impl.cpp), so an absorbed duplicate
+ * ACK would be hidden from the guest's TCP and its fast retransmit; and
+ * Microsoft's rules ("Duplicate ACK Behavior/Exemption") say a miniport
+ * should finalize the SCU and indicate a duplicate ACK alone, as NDIS
+ * disables RSC if it sees DupAckCount > 0.  QEMU's old coalescer and
+ * Linux GRO deliver them alone too.
+ */
+static RscJoin rsc_join_ack(NetRscEngine *e, NetRscChain *c, const RscSeg *s)
+{
+    if (s->ack != c->ack) {
+        return RSC_NOT_SAME;
+    }
+    if (s->verify && !rsc_sum_ok(s, 0)) {
+        return RSC_BAD_CSUM;
+    }
+    if (s->win == c->win) {
+        return RSC_DUP_ACK;
+    }
+    e->stats.window_updates++;
+    c->win = s->win;
+    return RSC_JOINED;
+}
+
 static RscJoin rsc_join(NetRscEngine *e, NetRscChain *c, const RscSeg *s)
 {
     uint32_t payload = s->end - s->data;
@@ -1052,7 +1080,7 @@ static RscJoin rsc_join(NetRscEngine *e, NetRscChain *c, const RscSeg *s)
     }
     if (e->cfg.mode == NET_RSC_MODE_GSO) {
         if (!payload) {
-            /* nowhere to count a duplicate ACK: the guest must see it */
+            /* a GSO packet carries no window update: the guest sees it */
             return RSC_NOT_SAME;
         }
         if (!rsc_resegmentable(c, s)) {
@@ -1067,27 +1095,12 @@ static RscJoin rsc_join(NetRscEngine *e, NetRscChain *c, const RscSeg *s)
     }
 
     if (payload == 0) {
-        if (s->ack != c->ack) {
-            return RSC_NOT_SAME;
-        }
-        if (!rsc_take_payload(s, c->buf + c->len, false, &sum)) {
-            return RSC_BAD_CSUM;
-        }
-        if (s->win != c->win) {
-            e->stats.window_updates++;
-            c->win = s->win;
-        } else {
-            if (c->dup_acks == UINT16_MAX) {
-                /* the count would not fit the header */
-                return RSC_NOT_SAME;
-            }
-            e->stats.dup_acks++;
-            c->dup_acks++;
+        RscJoin r = rsc_join_ack(e, c, s);
+
+        if (r != RSC_JOINED) {
+            return r;
         }
     } else {
-        if (c->dup_acks) {
-            return RSC_NO_JOIN;
-        }
         if (c->len - RSC_ETH_HLEN + payload > NET_RSC_MAX_IP_LEN) {
             return RSC_TOO_BIG;
         }
@@ -1162,6 +1175,7 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
     RscSeg s = { .frame = frame, .len = len, .hdr = hdr };
     NetRscChain *c = NULL;
     bool closed_unit = false;
+    bool dup_ack = false;
     RscClass cls;
 
     if (e->stalled) {
@@ -1174,6 +1188,7 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
         !memcmp(&s.key, &e->refused_key, sizeof(s.key))) {
         cls = RSC_FINALIZE;
         s.abort = e->refused_abort;
+        dup_ack = e->refused_dup_ack;
         closed_unit = true;
     }
 
@@ -1189,6 +1204,10 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
             rsc_close(e, c);
             c = NULL;
             closed_unit = true;
+            break;
+        case RSC_DUP_ACK:
+            dup_ack = true;
+            cls = RSC_FINALIZE;
             break;
         case RSC_ECN_CHANGE:
         case RSC_BAD_CSUM:
@@ -1233,6 +1252,7 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
         if (closed_unit) {
             e->refused_finalizer = true;
             e->refused_abort = s.abort;
+            e->refused_dup_ack = dup_ack;
             e->refused_key = s.key;
         }
         return NET_RSC_STALLED;
@@ -1240,6 +1260,9 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
     e->refused_finalizer = false;
     if (s.abort) {
         e->stats.aborts++;
+    }
+    if (dup_ack) {
+        e->stats.dup_acks++;
     }
     if (closed_unit) {
         e->stats.finalized++;

@@ -20,18 +20,33 @@
  *   bypass    - not a TCP segment the engine can key (non-IP, non-TCP,
  *               non-first IPv4 fragment, VLAN tagged, malformed): delivered
  *               at once, untouched;
- *   candidate - an in-order data segment, duplicate ACK or window update
- *               that joins the flow's unit (or starts one);
+ *   candidate - an in-order data segment or window update that joins
+ *               the flow's unit (or starts one);
  *   finalize  - a segment of a flow that must not be merged (SYN, FIN, RST,
  *               URG, ECE, CWR, AE or a reserved TCP flag, options other
  *               than timestamps, IPv4 options, IPv6 extension headers,
  *               fragments, bad checksum, an ECN field that differs from
- *               the unit's, already GSO, other pure ACKs): the flow's unit
- *               is delivered first, then the segment, untouched.
+ *               the unit's, already GSO, duplicate ACKs, other pure ACKs):
+ *               the flow's unit is delivered first, then the segment,
+ *               untouched.
+ *
+ * Duplicate ACKs
+ * --------------
+ * A duplicate ACK (a pure ACK with the ACK number and window of its flow's
+ * unit) never joins it: it closes the unit and follows it alone, byte for
+ * byte with its backend header.  It is not an exception (no abort).  Why:
+ * Windows' NetKVM reads the duplicate ACK count from the header but hands
+ * NDIS 0, so absorbed duplicate ACKs would be hidden from the guest's TCP
+ * and its fast retransmit; Microsoft's RSC rules ("Duplicate ACK
+ * Behavior/Exemption") say not to coalesce a duplicate ACK but to
+ * finalize the current SCU and indicate it alone (NDIS disables RSC if a
+ * segment with DupAckCount > 0 is indicated); QEMU's previous coalescer
+ * and Linux GRO deliver them alone too.  A window update (same ACK number,
+ * another window) is absorbed: the unit takes its window.
  *
  * A unit closes when a segment does not continue it (sequence gap, older
  * timestamp, other IP header fields, the 65535-byte IP datagram limit
- * counting the IPv6 header too, 65535 duplicate ACKs), when it has waited
+ * counting the IPv6 header too), when it has waited
  * interval_ns, when its slot is needed for a new flow (the oldest unit is
  * delivered, never dropped) or on net_rsc_flush().  A segment with PSH
  * joins as any other but makes its unit due 1 ns after its arrival: the
@@ -64,7 +79,8 @@
  *   gso_size    the largest TCP payload of its segments (the MSS seen)
  *   hdr_len     Ethernet + IP + TCP header bytes
  *   segments    number of data segments merged
- *   dup_acks    number of duplicate ACKs absorbed
+ *   dup_acks    0: duplicate ACKs are never absorbed (see above); the
+ *               field stays because virtio defines it
  * csum_start and csum_offset are not used: virtio carries segments and
  * dup_acks in those fields when RSC_INFO is set.  The IPv4 total length and
  * header checksum, or the IPv6 payload length, are recomputed; IPv4 ID is
@@ -184,7 +200,14 @@ typedef struct NetRscStats {
     uint64_t aborts;            /* segments refused by an exception rule */
     uint64_t bypassed;          /* frames delivered at once, no unit involved */
     uint64_t finalized;         /* frames sent alone, closing their unit */
-    uint64_t dup_acks;          /* duplicate ACKs absorbed */
+    /*
+     * Duplicate ACKs (NET_RSC_MODE_RSC_EXT): pure ACKs taken that met their
+     * flow's open unit with its ACK number and window, in sequence, with
+     * valid checksums, and so closed it and went out alone (each is in
+     * finalized too).  A pure ACK of a flow without a unit is bypassed and
+     * not counted; in GSO mode no pure ACK is.
+     */
+    uint64_t dup_acks;
     uint64_t window_updates;    /* window updates absorbed */
     uint64_t delivered;         /* packets handed to the guest */
     uint64_t timer_drains;      /* units closed by interval expiry */

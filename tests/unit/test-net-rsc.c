@@ -954,6 +954,14 @@ static void pure_ack_spec(RscFrameSpec *s, const RscFrameSpec *last)
     s->ip_id++;
 }
 
+/*
+ * RSC_EXT: a duplicate ACK (pure ACK, the unit's ACK number and window)
+ * never joins.  It closes its flow's unit, which is delivered first, and
+ * goes out alone, byte for byte with its backend header, counted in
+ * dup_acks and finalized but not as an abort.  The duplicates after it
+ * meet no unit: bypassed, not counted.  The coalesced packet's dup_acks
+ * is 0.
+ */
 static void test_dup_acks(void)
 {
     RscFrameSpec d[2], a, exp;
@@ -967,27 +975,31 @@ static void test_dup_acks(void)
     }
     pure_ack_spec(&a, &d[1]);
     for (i = 0; i < 3; i++) {
-        feed_spec(&c, NULL, &a, T0 + 1 + i);
-        g_assert_cmpuint(c.out->len, ==, 0);
+        feed_spec(&c, &hdr_data_valid, &a, T0 + 1 + i);
+        g_assert_cmpuint(c.out->len, ==, 2 + i);
+        assert_single(out_pkt(&c, 1 + i), &hdr_data_valid, &a);
+        g_assert_cmpuint(net_rsc_pending(c.e), ==, 0);
     }
-    net_rsc_flush(c.e);
-    g_assert_cmpuint(c.out->len, ==, 1);
     exp = d[0];
     exp.payload_len = 2 * MSS;
     exp.tsval = d[1].tsval;
-    assert_coalesced(out_pkt(&c, 0), &exp, MSS, 2, 3);
+    assert_coalesced(out_pkt(&c, 0), &exp, MSS, 2, 0);
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 4);
     assert_stats(&c, &(NetRscStats) {
         .received = 5,
         .coalesced_pkts = 2,
         .coalesced_octets = 2 * MSS,
         .coalesce_events = 1,
-        .dup_acks = 3,
-        .delivered = 1,
+        .finalized = 1,
+        .bypassed = 2,
+        .dup_acks = 1,
+        .delivered = 4,
     });
     ctx_cleanup(&c);
 }
 
-/* One data segment and duplicate ACKs: a coalesced packet of 1 segment */
+/* One data segment and duplicate ACKs: the segment as fed, then each ACK */
 static void test_dup_acks_one_segment(void)
 {
     RscFrameSpec d, a;
@@ -1001,14 +1013,27 @@ static void test_dup_acks_one_segment(void)
     for (i = 0; i < 3; i++) {
         feed_spec(&c, NULL, &a, T0);
     }
+    g_assert_cmpuint(c.out->len, ==, 4);
+    assert_single(out_pkt(&c, 0), NULL, &d);
+    for (i = 1; i < 4; i++) {
+        assert_single(out_pkt(&c, i), NULL, &a);
+    }
     net_rsc_flush(c.e);
-    g_assert_cmpuint(c.out->len, ==, 1);
-    assert_coalesced(out_pkt(&c, 0), &d, MSS, 1, 3);
-    g_assert_cmpuint(stats(&c)->dup_acks, ==, 3);
+    g_assert_cmpuint(c.out->len, ==, 4);
+    assert_stats(&c, &(NetRscStats) {
+        .received = 4,
+        .finalized = 1,
+        .bypassed = 2,
+        .dup_acks = 1,
+        .delivered = 4,
+    });
     ctx_cleanup(&c);
 }
 
-/* Data after a duplicate ACK closes the unit and starts a new one */
+/*
+ * Data after a duplicate ACK starts a new unit; the next duplicate ACK
+ * closes that one in turn.
+ */
 static void test_dup_ack_then_data(void)
 {
     RscFrameSpec d[4], a, exp;
@@ -1022,23 +1047,115 @@ static void test_dup_ack_then_data(void)
     }
     pure_ack_spec(&a, &d[1]);
     feed_spec(&c, NULL, &a, T0);
-    g_assert_cmpuint(c.out->len, ==, 0);
-
-    mss_spec(&d[2], 4, 0, 2, true);
-    feed_spec(&c, NULL, &d[2], T0);
-    g_assert_cmpuint(c.out->len, ==, 1);
+    g_assert_cmpuint(c.out->len, ==, 2);
     exp = d[0];
     exp.payload_len = 2 * MSS;
     exp.tsval = d[1].tsval;
-    assert_coalesced(out_pkt(&c, 0), &exp, MSS, 2, 1);
+    assert_coalesced(out_pkt(&c, 0), &exp, MSS, 2, 0);
+    assert_single(out_pkt(&c, 1), NULL, &a);
 
-    mss_spec(&d[3], 4, 0, 3, true);
-    feed_spec(&c, NULL, &d[3], T0);
-    net_rsc_flush(c.e);
+    for (i = 2; i < 4; i++) {
+        mss_spec(&d[i], 4, 0, i, true);
+        feed_spec(&c, NULL, &d[i], T0);
+    }
     g_assert_cmpuint(c.out->len, ==, 2);
-    assert_merged(out_pkt(&c, 1), &d[2], 2);
-    g_assert_cmpuint(stats(&c)->dup_acks, ==, 1);
-    g_assert_cmpuint(stats(&c)->coalesce_events, ==, 2);
+    pure_ack_spec(&a, &d[3]);
+    feed_spec(&c, NULL, &a, T0);
+    g_assert_cmpuint(c.out->len, ==, 4);
+    assert_merged(out_pkt(&c, 2), &d[2], 2);
+    assert_single(out_pkt(&c, 3), NULL, &a);
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 4);
+    assert_stats(&c, &(NetRscStats) {
+        .received = 6,
+        .coalesced_pkts = 4,
+        .coalesced_octets = 4 * MSS,
+        .coalesce_events = 2,
+        .finalized = 2,
+        .dup_acks = 2,
+        .delivered = 4,
+    });
+    ctx_cleanup(&c);
+}
+
+/*
+ * What dup_acks does not count: pure ACKs that are not duplicates of the
+ * unit (out of sequence, older timestamp), and a duplicate ACK with a bad
+ * checksum, an exception (abort).  Each still closes the unit.
+ */
+static void test_dup_ack_not_counted(void)
+{
+    RscFrameSpec d[6], a[3];
+    Ctx c;
+    unsigned i;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < 6; i++) {
+        mss_spec(&d[i], 4, 0, i, true);
+    }
+    pure_ack_spec(&a[0], &d[1]);
+    a[0].seq -= 1;
+    pure_ack_spec(&a[1], &d[3]);
+    a[1].tsval -= 1;
+    pure_ack_spec(&a[2], &d[5]);
+    a[2].l4_csum = RSC_CSUM_BAD;
+    for (i = 0; i < 3; i++) {
+        feed_spec(&c, NULL, &d[2 * i], T0);
+        feed_spec(&c, NULL, &d[2 * i + 1], T0);
+        feed_spec(&c, NULL, &a[i], T0);
+        g_assert_cmpuint(c.out->len, ==, 2 * i + 2);
+        assert_merged(out_pkt(&c, 2 * i), &d[2 * i], 2);
+        assert_single(out_pkt(&c, 2 * i + 1), NULL, &a[i]);
+    }
+    assert_stats(&c, &(NetRscStats) {
+        .received = 9,
+        .coalesced_pkts = 6,
+        .coalesced_octets = 6 * MSS,
+        .coalesce_events = 3,
+        .finalized = 3,
+        .aborts = 1,
+        .delivered = 6,
+    });
+    ctx_cleanup(&c);
+}
+
+/*
+ * A duplicate ACK whose unit's delivery the guest refuses is fed again
+ * when the unit is out: it goes out alone, counted once.
+ */
+static void test_dup_ack_refused(void)
+{
+    RscFrameSpec d[2], a;
+    g_autoptr(GByteArray) fa = NULL;
+    Ctx c;
+    unsigned i;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < 2; i++) {
+        mss_spec(&d[i], 6, 0, i, false);
+        feed_spec(&c, NULL, &d[i], T0);
+    }
+    pure_ack_spec(&a, &d[1]);
+    fa = rsc_frame_build(&a);
+    c.refuse = true;
+    g_assert_cmpint(receive(&c, NULL, fa, T0), ==, NET_RSC_STALLED);
+    c.refuse = false;
+    g_assert_true(net_rsc_resume(c.e));
+    g_assert_cmpuint(c.out->len, ==, 1);
+    assert_merged(out_pkt(&c, 0), &d[0], 2);
+    g_assert_cmpint(receive(&c, NULL, fa, T0), ==, NET_RSC_TAKEN);
+    g_assert_cmpuint(c.out->len, ==, 2);
+    assert_single(out_pkt(&c, 1), NULL, &a);
+    assert_stats(&c, &(NetRscStats) {
+        .received = 3,
+        .coalesced_pkts = 2,
+        .coalesced_octets = 2 * MSS,
+        .coalesce_events = 1,
+        .finalized = 1,
+        .dup_acks = 1,
+        .delivered = 2,
+        .refused = 1,
+    });
     ctx_cleanup(&c);
 }
 
@@ -1060,7 +1177,7 @@ static void test_window_update(gconstpointer opaque)
     feed_spec(&c, NULL, &w, T0);
     g_assert_cmpuint(c.out->len, ==, 0);
     if (more_data) {
-        /* no duplicate ACK in the unit: data still joins */
+        /* data still joins after a window update */
         mss_spec(&d[2], 4, 0, 2, true);
         d[2].window = 800;
         feed_spec(&c, NULL, &d[2], T0);
@@ -1130,7 +1247,10 @@ static void test_dup_acks_many(void)
     /* the data once, every duplicate ACK accounted for */
     g_assert_cmpuint(data, ==, MSS);
     g_assert_cmpuint(acks, ==, n);
+    g_assert_cmpuint(c.out->len, ==, n + 1);
     g_assert_cmpuint(stats(&c)->received, ==, n + 1);
+    g_assert_cmpuint(stats(&c)->dup_acks, ==, 1);
+    g_assert_cmpuint(stats(&c)->bypassed, ==, n - 1);
     ctx_cleanup(&c);
 }
 
@@ -3170,7 +3290,7 @@ static void test_split_migrated(void)
     ctx_cleanup(&b);
 }
 
-/* Switching rules at run time: what a duplicate ACK does tells them apart */
+/* Switching rules at run time: what a window update does tells them apart */
 static void test_gso_set_mode(void)
 {
     RscFrameSpec s, ack;
@@ -3186,12 +3306,14 @@ static void test_gso_set_mode(void)
         gso_spec(&s, 4, 2 * round + 1);
         feed_spec(&c, &hdr_zero, &s, T0);
         pure_ack_spec(&ack, &s);
+        ack.window = 800;
         feed_spec(&c, &hdr_zero, &ack, T0);
         net_rsc_flush(c.e);
         if (round == 0) {
-            /* RSC_EXT: the duplicate ACK is counted in the packet */
+            /* RSC_EXT: the window update is absorbed */
             g_assert_cmpuint(c.out->len - before, ==, 1);
-            g_assert_cmpuint(out_pkt(&c, before)->hdr.dup_acks, ==, 1);
+            g_assert_cmpuint(out_pkt(&c, before)->hdr.segments, ==, 2);
+            g_assert_cmpuint(stats(&c)->window_updates, ==, 1);
             net_rsc_set_mode(c.e, NET_RSC_MODE_GSO);
         } else {
             /* GSO: it goes to the guest as it came */
@@ -3294,6 +3416,8 @@ int main(int argc, char **argv)
     g_test_add_func("/net/rsc/dup-acks/one-segment",
                     test_dup_acks_one_segment);
     g_test_add_func("/net/rsc/dup-acks/then-data", test_dup_ack_then_data);
+    g_test_add_func("/net/rsc/dup-acks/not-counted", test_dup_ack_not_counted);
+    g_test_add_func("/net/rsc/dup-acks/refused", test_dup_ack_refused);
     g_test_add_data_func("/net/rsc/window-update/basic",
                          GINT_TO_POINTER(false),
                          test_window_update);
