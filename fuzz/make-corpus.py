@@ -328,6 +328,49 @@ def edge_seeds():
         [0, 0] + [1, 4, 0, 0, 0, 0]) * 8 + hop, ext_nh=0))
     s['v6-ext-headers'] = e.flush()
 
+    # large TCP packets the backend made (a GSO type in its header): in
+    # RSC_EXT mode alone with RSC_INFO and their segment count, after the
+    # unit they close; in GSO mode as given.  ECN bit, gso_size 0, a UDP
+    # type, a VLAN tag, QinQ, an extension header, padding, IP length 0,
+    # a refusal
+    for gso in (False, True):
+        e = Enc(8, 300, gso=gso)
+        seq = 100
+        qinq = bytes([0x52, 0x54, 0, 0, 0, 2, 0x52, 0x54, 0, 0, 0, 1,
+                      0x88, 0xa8, 0, 7, 0x81, 0, 0, 5])
+        vlan = qinq[:12] + qinq[16:]
+        for v, gtype, gsize, n, kw, pad in (
+                (4, 1, 1448, 4000, {}, None),
+                (6, 4, 1000, 4000, {}, None),
+                (4, 0x81, 1448, 2896, {}, None),
+                (6, 0x84, 0, 3000, {}, None),
+                (4, 3, 1448, 3000, {}, None),
+                (4, 1, 1448, 3000, {'eth': vlan}, None),
+                (6, 4, 1448, 3000, {'eth': qinq}, None),
+                (6, 4, 512, 3000, {'ext': bytes([6, 0, 1, 4, 0, 0, 0, 0]),
+                                   'ext_nh': 0}, None),
+                (4, 1, 1000, 2000, {}, (40, 0xee)),
+                (4, 1, 1000, 2000, {'ip_len': 0}, None),
+                (6, 4, 1000, 2000, {'ip_len': 0}, None)):
+            e.frame(tcp_frame(v=v, seq=seq, payload=pattern(seq, 700)))
+            seq += 700
+            e.frame(tcp_frame(v=v, seq=seq, payload=pattern(seq, 700)))
+            seq += 700
+            e.frame(tcp_frame(v=v, seq=seq, payload=pattern(seq, n),
+                              partial=True, **kw), HDR_GSO,
+                    struct.pack('>BHB', gtype, gsize, 1), pad=pad)
+            seq += n
+        e.refuse(1)
+        e.frame(tcp_frame(v=4, seq=seq, payload=pattern(seq, 700)))
+        e.frame(tcp_frame(v=4, seq=seq + 700, payload=pattern(seq + 700,
+                                                               4000),
+                          partial=True), HDR_GSO,
+                struct.pack('>BHB', 1, 1448, 1))
+        e.resume().refuse(2).frame(tcp_frame(
+            v=6, seq=seq, payload=pattern(seq, 4000), partial=True),
+            HDR_GSO, struct.pack('>BHB', 4, 1448, 1)).resume()
+        s['gso-backend' + ('-gso-mode' if gso else '')] = e.flush()
+
     # truncated and malformed frames between segments of a flow
     e = Enc(4, 300)
     fr = stream(4, 6, mss=700)

@@ -418,18 +418,124 @@ static bool hdr_equal(const NetRscHdr *a, const NetRscHdr *b)
            a->segments == b->segments && a->dup_acks == b->dup_acks;
 }
 
-/* The header a frame must come out with when it leaves alone */
-static NetRscHdr frame_out_hdr(const OFrame *f)
+/*
+ * TCP payload length of a frame the backend gave a TCP GSO type, as
+ * include/net/rsc.h defines it for the segment count: up to two VLAN tags
+ * (0x8100, 0x88a8), IPv4 (not a later fragment) or IPv6 with extension
+ * headers walked, the IP length clamped to the frame when it points past
+ * it or not past the L3/L4 headers; 0 if no TCP header is found.
+ */
+static uint32_t gso_payload(const uint8_t *f, size_t len)
 {
-    static const NetRscHdr zero;
+    size_t l3 = ETH_HLEN, l4, end, data;
+    uint16_t type;
+    int tags;
 
-    return f->has_hdr ? f->hdr : zero;
+    if (len < ETH_HLEN) {
+        return 0;
+    }
+    type = lduw_be_p(f + 12);
+    for (tags = 0; tags < 2 && (type == 0x8100 || type == 0x88a8); tags++) {
+        if (len < l3 + 4) {
+            return 0;
+        }
+        type = lduw_be_p(f + l3 + 2);
+        l3 += 4;
+    }
+    if (type == ETH_P_IPV4) {
+        uint32_t ihl;
+
+        if (len < l3 + IPV4_HLEN || (f[l3] >> 4) != 4 ||
+            f[l3 + 9] != IP_PROTO_TCP || (lduw_be_p(f + l3 + 6) & 0x1fff)) {
+            return 0;
+        }
+        ihl = (f[l3] & 0xf) * 4;
+        if (ihl < IPV4_HLEN) {
+            return 0;
+        }
+        l4 = l3 + ihl;
+        end = l3 + lduw_be_p(f + l3 + 2);
+    } else if (type == ETH_P_IPV6) {
+        uint8_t nh;
+        int i;
+
+        if (len < l3 + IPV6_HLEN || (f[l3] >> 4) != 6) {
+            return 0;
+        }
+        l4 = l3 + IPV6_HLEN;
+        end = l4 + lduw_be_p(f + l3 + 4);
+        if (end > len || end <= l4) {
+            end = len;
+        }
+        nh = f[l3 + 6];
+        for (i = 0; i < IPV6_MAX_EXT && nh != IP_PROTO_TCP; i++) {
+            uint32_t hlen;
+
+            if (l4 + 8 > end) {
+                return 0;
+            }
+            if (nh == 0 || nh == 43 || nh == 60) {
+                hlen = (f[l4 + 1] + 1) * 8;
+            } else if (nh == 44 && !(lduw_be_p(f + l4 + 2) & 0xfff8)) {
+                hlen = 8;
+            } else {
+                return 0;
+            }
+            nh = f[l4];
+            l4 += hlen;
+        }
+        if (nh != IP_PROTO_TCP) {
+            return 0;
+        }
+    } else {
+        return 0;
+    }
+    if (end > len || end <= l4) {
+        end = len;
+    }
+    if (l4 + TCP_HLEN > end) {
+        return 0;
+    }
+    data = l4 + (f[l4 + 12] >> 4) * 4;
+    if (data < l4 + TCP_HLEN || data > end) {
+        return 0;
+    }
+    return end - data;
 }
 
-static bool frame_equal(const OFrame *f, const NetRscHdr *hdr,
-                        const uint8_t *data, size_t len)
+/* Was @f fed with a TCP GSO type (ECN bit or not)? */
+static bool backend_gso(const OFrame *f)
 {
-    NetRscHdr want = frame_out_hdr(f);
+    uint8_t type = f->hdr.gso_type & 0x7f;
+
+    return f->has_hdr &&
+           (type == NET_RSC_GSO_TCPV4 || type == NET_RSC_GSO_TCPV6);
+}
+
+/*
+ * The header a frame must come out with when it leaves alone: as fed,
+ * but in RSC_EXT mode a TCP GSO packet gets RSC_INFO and its segments
+ */
+static NetRscHdr frame_out_hdr(const Oracle *o, const OFrame *f)
+{
+    static const NetRscHdr zero;
+    NetRscHdr h = f->has_hdr ? f->hdr : zero;
+
+    if (!o->gso && backend_gso(f)) {
+        uint32_t n = gso_payload(f->data, f->len);
+        uint32_t segs = h.gso_size ? (n + h.gso_size - 1) / h.gso_size : 1;
+
+        h.flags |= NET_RSC_F_RSC_INFO;
+        h.segments = MIN(MAX(segs, 1), 65535);
+        h.dup_acks = 0;
+    }
+    return h;
+}
+
+static bool frame_equal(const Oracle *o, const OFrame *f,
+                        const NetRscHdr *hdr, const uint8_t *data, size_t len)
+{
+    NetRscHdr want = frame_out_hdr(o, f);
 
     return f->len == len && !memcmp(f->data, data, len) &&
            hdr_equal(&want, hdr);
@@ -929,7 +1035,7 @@ static void check_single(Oracle *o, const NetRscHdr *hdr,
             o_fail("non-TCP packet of %zu bytes delivered, but no such "
                    "frame is being fed", len);
         }
-        if (!frame_equal(x, hdr, pf, len)) {
+        if (!frame_equal(o, x, hdr, pf, len)) {
             o_fail("non-TCP packet of %zu bytes differs from frame %" PRIu64
                    " (%zu bytes) being fed, or has another header", len,
                    x->id, x->len);
@@ -944,8 +1050,8 @@ static void check_single(Oracle *o, const NetRscHdr *hdr,
                "frame of that flow is held", FLOW_STR(&p->key), p->seq, len);
     }
     g = g_queue_peek_head(&fl->held);
-    if (!frame_equal(g, hdr, pf, len)) {
-        NetRscHdr want = frame_out_hdr(g);
+    if (!frame_equal(o, g, hdr, pf, len)) {
+        NetRscHdr want = frame_out_hdr(o, g);
         size_t i = 0;
 
         while (i < MIN(len, g->len) && pf[i] == g->data[i]) {
@@ -1043,7 +1149,29 @@ static bool gso_single(Oracle *o, const NetRscHdr *hdr, const uint8_t *pf,
     }
     fl = flow_lookup(o, &p->key);
     return fl && !g_queue_is_empty(&fl->held) &&
-           frame_equal(g_queue_peek_head(&fl->held), hdr, pf, len);
+           frame_equal(o, g_queue_peek_head(&fl->held), hdr, pf, len);
+}
+
+/*
+ * RSC_EXT mode: a packet with RSC_INFO is coalesced, or it is the one
+ * frame it must be now (its flow's next held frame, or the unkeyed frame
+ * being fed) and that frame was fed with a TCP GSO type
+ */
+static bool rsc_info_single(Oracle *o, const NetRscHdr *hdr,
+                            const uint8_t *pf, size_t len, const OPkt *p)
+{
+    const OFrame *g = NULL;
+
+    if (!p->keyed) {
+        g = o->inflight;
+    } else {
+        OFlow *fl = flow_lookup(o, &p->key);
+
+        if (fl && !g_queue_is_empty(&fl->held)) {
+            g = g_queue_peek_head(&fl->held);
+        }
+    }
+    return g && backend_gso(g) && frame_equal(o, g, hdr, pf, len);
 }
 
 static void check_memory(Oracle *o)
@@ -1086,7 +1214,8 @@ static bool deliver_cb(void *opaque, const NetRscHdr *hdr,
         } else {
             check_gso(o, hdr, frame, len, &p);
         }
-    } else if (hdr->flags & NET_RSC_F_RSC_INFO) {
+    } else if (hdr->flags & NET_RSC_F_RSC_INFO &&
+               !rsc_info_single(o, hdr, frame, len, &p)) {
         check_coalesced(o, hdr, frame, len, &p);
     } else {
         check_single(o, hdr, frame, len, &p);

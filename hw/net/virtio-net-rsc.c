@@ -21,6 +21,8 @@
 #define RSC_ETH_HLEN        14
 #define RSC_ETH_P_IPV4      0x0800
 #define RSC_ETH_P_IPV6      0x86dd
+#define RSC_ETH_P_VLAN      0x8100
+#define RSC_ETH_P_QINQ      0x88a8
 #define RSC_IP_PROTO_TCP    6
 #define RSC_IPV4_HLEN       20
 #define RSC_IPV6_HLEN       40
@@ -47,6 +49,9 @@
 
 #define RSC_NONE        (-1)
 #define RSC_BUF_MIN     2048
+
+/* The header of a frame the backend gave none for */
+static const NetRscHdr rsc_no_hdr;
 
 /* What to do with a fed frame, decided from the frame alone */
 typedef enum RscClass {
@@ -916,7 +921,6 @@ static bool rsc_start(NetRscEngine *e, const RscSeg *s, int64_t now)
 {
     int32_t idx = e->free_head;
     NetRscChain *c = &e->chains[idx];
-    static const NetRscHdr no_hdr;
     const uint8_t *ip = s->frame + RSC_ETH_HLEN;
     uint16_t sum;
 
@@ -949,7 +953,7 @@ static bool rsc_start(NetRscEngine *e, const RscSeg *s, int64_t now)
                   now + e->cfg.interval_ns : INT64_MAX - 1;
     c->len = s->end;
     c->first_len = s->len;
-    c->first_hdr = s->hdr ? *s->hdr : no_hdr;
+    c->first_hdr = s->hdr ? *s->hdr : rsc_no_hdr;
     c->first_hdr.segments = 0;
     c->first_hdr.dup_acks = 0;
     c->ipv6 = s->ipv6;
@@ -1151,14 +1155,107 @@ static void rsc_joined(NetRscEngine *e, NetRscChain *c, const RscSeg *s,
     }
 }
 
+/*
+ * TCP payload bytes of frame @f, from its headers (up to two VLAN tags,
+ * IPv4 or IPv6 and its extension headers, TCP), the IP length clamped to
+ * the frame (it may be 0 in a packet past 64 KiB); 0 if no TCP header is
+ * found.
+ */
+static uint32_t rsc_tcp_payload(const uint8_t *f, size_t len)
+{
+    size_t l3 = RSC_ETH_HLEN, l4, end, data;
+    uint16_t type;
+    int tags;
+
+    if (len < RSC_ETH_HLEN) {
+        return 0;
+    }
+    type = lduw_be_p(f + 12);
+    for (tags = 0; tags < 2 && (type == RSC_ETH_P_VLAN ||
+                                type == RSC_ETH_P_QINQ); tags++) {
+        if (l3 + 4 > len) {
+            return 0;
+        }
+        type = lduw_be_p(f + l3 + 2);
+        l3 += 4;
+    }
+    if (type == RSC_ETH_P_IPV4) {
+        if (l3 + RSC_IPV4_HLEN > len || (f[l3] >> 4) != 4 ||
+            (f[l3] & 0xf) * 4 < RSC_IPV4_HLEN ||
+            f[l3 + 9] != RSC_IP_PROTO_TCP ||
+            (lduw_be_p(f + l3 + 6) & 0x1fff)) {
+            /* not TCP, or a later fragment */
+            return 0;
+        }
+        l4 = l3 + (f[l3] & 0xf) * 4;
+        end = l3 + lduw_be_p(f + l3 + 2);
+    } else if (type == RSC_ETH_P_IPV6) {
+        if (l3 + RSC_IPV6_HLEN > len || (f[l3] >> 4) != 6) {
+            return 0;
+        }
+        l4 = l3 + RSC_IPV6_HLEN;
+        end = l4 + lduw_be_p(f + l3 + 4);
+        if (end > len || end <= l4) {
+            end = len;
+        }
+        if (f[l3 + 6] != RSC_IP_PROTO_TCP) {
+            l4 = rsc_skip_ipv6_ext(f, l4, end, f[l3 + 6]);
+            if (!l4) {
+                return 0;
+            }
+        }
+    } else {
+        return 0;
+    }
+    if (end > len || end <= l4) {
+        end = len;
+    }
+    if (l4 + RSC_TCP_HLEN > end) {
+        return 0;
+    }
+    data = l4 + (f[l4 + 12] >> 4) * 4;
+    if (data < l4 + RSC_TCP_HLEN || data > end) {
+        return 0;
+    }
+    return end - data;
+}
+
+/*
+ * RSC_EXT mode: a TCP packet the backend made large (host GRO, a local
+ * TSO sender) is a GSO packet too, and the spec wants RSC_INFO on every
+ * GSO packet once RSC_EXT is negotiated, with the segment count; nothing
+ * of it was absorbed here, so no duplicate ACK.  Its bytes stay as they
+ * came: the checksum field holds the backend's partial sum, as
+ * NEEDS_CSUM asks, and with RSC_INFO the driver finds it by parsing the
+ * headers.
+ */
+static void rsc_backend_gso_info(NetRscHdr *hdr, const uint8_t *frame,
+                                 size_t len)
+{
+    uint8_t type = hdr->gso_type & ~NET_RSC_GSO_ECN;
+    uint32_t segs = 1;
+
+    if (type != NET_RSC_GSO_TCPV4 && type != NET_RSC_GSO_TCPV6) {
+        return;
+    }
+    if (hdr->gso_size) {
+        segs = MAX(DIV_ROUND_UP(rsc_tcp_payload(frame, len), hdr->gso_size),
+                   1);
+    }
+    hdr->flags |= NET_RSC_F_RSC_INFO;
+    hdr->segments = MIN(segs, UINT16_MAX);
+}
+
 /* Deliver @s alone, after the queue; false if refused */
 static bool rsc_deliver_seg(NetRscEngine *e, const RscSeg *s)
 {
-    static const NetRscHdr no_hdr;
-    NetRscHdr hdr = s->hdr ? *s->hdr : no_hdr;
+    NetRscHdr hdr = s->hdr ? *s->hdr : rsc_no_hdr;
 
     hdr.segments = 0;
     hdr.dup_acks = 0;
+    if (e->cfg.mode == NET_RSC_MODE_RSC_EXT) {
+        rsc_backend_gso_info(&hdr, s->frame, s->len);
+    }
     return rsc_drain(e) && rsc_deliver(e, &hdr, s->frame, s->len);
 }
 

@@ -71,7 +71,26 @@
  * ----------------------
  * A packet made of a single fed frame, whatever path it took, is delivered
  * byte for byte as fed (Ethernet padding included) with the header the
- * backend gave (NetRscHdr all zero if it gave none).
+ * backend gave (NetRscHdr all zero if it gave none).  One exception, in
+ * NET_RSC_MODE_RSC_EXT only: a frame whose header has gso_type
+ * NET_RSC_GSO_TCPV4 or NET_RSC_GSO_TCPV6 (NET_RSC_GSO_ECN set or not), a
+ * packet the backend made large (host GRO, a local TSO sender), is a GSO
+ * packet, and the virtio spec wants NET_RSC_F_RSC_INFO on every GSO
+ * packet once RSC_EXT is negotiated.  Its header gets
+ *   flags       | NET_RSC_F_RSC_INFO
+ *   segments    ceil(TCP payload / gso_size), the payload found by parsing
+ *               the headers (VLAN tags, IPv6 extension headers; not from
+ *               hdr_len), the IP length clamped to the frame; 1 if
+ *               gso_size is 0 or no TCP header is found; at most 65535
+ *   dup_acks    0
+ * and keeps every other field as the backend gave it; its bytes are
+ * untouched.  Its checksum field holds the backend's partial
+ * (pseudo-header) sum, as the spec asks with NEEDS_CSUM; with RSC_INFO the
+ * driver locates it by parsing the headers, since the virtio header then
+ * carries the two counts where csum_start and csum_offset would be.
+ * It is still a finalizing frame, never merged.  GSO mode leaves such a
+ * header alone (the spec forbids RSC_INFO without RSC_EXT), and other
+ * GSO types (UDP) are left alone in both modes.
  *
  * A coalesced packet (a unit that absorbed more than its first frame) has
  *   flags       NET_RSC_F_NEEDS_CSUM | NET_RSC_F_RSC_INFO
@@ -139,6 +158,7 @@
 #define NET_RSC_GSO_NONE        0
 #define NET_RSC_GSO_TCPV4       1
 #define NET_RSC_GSO_TCPV6       4
+#define NET_RSC_GSO_ECN         0x80
 
 /* Largest IP datagram a coalesced packet may form */
 #define NET_RSC_MAX_IP_LEN      65535

@@ -724,7 +724,7 @@ static void test_finalize(gconstpointer opaque)
 {
     const FinCase *fc = opaque;
     RscFrameSpec d[2], fs;
-    NetRscHdr fh;
+    NetRscHdr fh, exp_hdr;
     bool has_hdr;
     Ctx c;
     unsigned i;
@@ -740,11 +740,17 @@ static void test_finalize(gconstpointer opaque)
     mss_spec(&fs, fc->ipv, 0, 2, true);
     fin_make(fc->kind, &fs, &fh, &has_hdr);
     feed_spec(&c, has_hdr ? &fh : NULL, &fs, T0 + 2);
+    exp_hdr = fh;
+    if (fc->kind == FIN_GSO) {
+        /* a GSO packet: RSC_INFO with its segments (see test_gso_backend) */
+        exp_hdr.flags |= NET_RSC_F_RSC_INFO;
+        exp_hdr.segments = 2;
+    }
 
     /* [pending coalesced data, finalizing frame untouched], at once */
     g_assert_cmpuint(c.out->len, ==, 2);
     assert_merged(out_pkt(&c, 0), &d[0], 2);
-    assert_single(out_pkt(&c, 1), has_hdr ? &fh : NULL, &fs);
+    assert_single(out_pkt(&c, 1), has_hdr ? &exp_hdr : NULL, &fs);
     g_assert_cmpuint(net_rsc_pending(c.e), ==, 0);
 
     net_rsc_flush(c.e);
@@ -3290,6 +3296,113 @@ static void test_split_migrated(void)
     ctx_cleanup(&b);
 }
 
+/*
+ * A large TCP packet the backend made (host GRO, TSO of a local sender):
+ * in RSC_EXT mode delivered alone and untouched, with RSC_INFO added to
+ * its header and the segment count from its headers, dup_acks 0, the
+ * other fields as given.  In GSO mode (no RSC_INFO allowed) and for a
+ * UDP GSO type, the header as given.
+ */
+typedef struct BackendGso {
+    uint8_t gso_type;       /* ORed into TCPV4/TCPV6, or UDP (3) */
+    uint16_t gso_size;
+    uint16_t flags;
+    size_t payload;
+    size_t pad;             /* Ethernet padding after the datagram */
+    bool vlan;
+    bool ext;               /* IPv6 hop-by-hop options header */
+    uint16_t hdr_len;       /* 0: the true one; else a wrong value */
+    uint16_t segments;      /* expected in RSC_EXT mode, 0: no RSC_INFO */
+} BackendGso;
+
+static const BackendGso backend_gso[] = {
+    /* not a multiple of gso_size; hdr_len lies */
+    { 0, MSS, NET_RSC_F_NEEDS_CSUM, 3 * MSS + 100, 0, false, false, 14, 4 },
+    /* the ECN bit, DATA_VALID */
+    { NET_RSC_GSO_ECN, 1000, NET_RSC_F_DATA_VALID, 2500, 0, false, false,
+      0, 3 },
+    /* gso_size 0: one segment */
+    { 0, 0, NET_RSC_F_NEEDS_CSUM, 2 * MSS, 0, false, false, 0, 1 },
+    /* padding is not payload */
+    { 0, MSS, NET_RSC_F_NEEDS_CSUM, 2 * MSS, 60, false, false, 0, 2 },
+    /* a VLAN tag (bypass), an extension header (an abort) */
+    { 0, MSS, NET_RSC_F_NEEDS_CSUM, MSS + 1, 0, true, false, 0, 2 },
+    { 0, 536, NET_RSC_F_NEEDS_CSUM, 5000, 0, false, true, 0, 10 },
+    /* a UDP GSO type: left alone */
+    { 3, MSS, NET_RSC_F_NEEDS_CSUM, 2 * MSS, 0, false, false, 0, 0 },
+};
+
+static void test_gso_backend(gconstpointer opaque)
+{
+    int ipv = GPOINTER_TO_INT(opaque) & 0xff;
+    bool gso_mode = GPOINTER_TO_INT(opaque) & 0x100;
+    RscFrameSpec d[2], g;
+    NetRscHdr in, exp;
+    unsigned i, out;
+    Ctx c;
+
+    ctx_init_mode(&c, gso_mode ? NET_RSC_MODE_GSO : NET_RSC_MODE_RSC_EXT,
+                  NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < G_N_ELEMENTS(backend_gso); i++) {
+        const BackendGso *b = &backend_gso[i];
+
+        if (b->ext && ipv == 4) {
+            continue;
+        }
+        /* a unit of flow i first, which the GSO packet closes */
+        out = c.out->len;
+        mss_spec(&d[0], ipv, i, 0, !gso_mode);
+        mss_spec(&d[1], ipv, i, 1, !gso_mode);
+        feed_spec(&c, &hdr_zero, &d[0], T0);
+        feed_spec(&c, &hdr_zero, &d[1], T0);
+
+        mss_spec(&g, ipv, i, 2, !gso_mode);
+        g.payload_len = b->payload;
+        g.l4_csum = RSC_CSUM_PARTIAL;
+        g.vlan = b->vlan;
+        g.ext_hdr = b->ext ? RSC_IPV6_HOPOPTS : -1;
+        if (b->pad) {
+            g.min_len = rsc_frame_hdr_len(&g) + b->payload + b->pad;
+            g.pad_byte = 0xee;
+        }
+        in = (NetRscHdr) {
+            .flags = b->flags,
+            .gso_type = (b->gso_type == 3 ? 3 : ipv == 4 ?
+                         NET_RSC_GSO_TCPV4 : NET_RSC_GSO_TCPV6) |
+                        (b->gso_type & NET_RSC_GSO_ECN),
+            .hdr_len = b->hdr_len ? b->hdr_len : rsc_frame_hdr_len(&g),
+            .gso_size = b->gso_size,
+            .csum_start = rsc_frame_l4_offset(&g),
+            .csum_offset = 16,
+        };
+        feed_spec(&c, &in, &g, T0);
+
+        exp = in;
+        if (!gso_mode && b->segments) {
+            exp.flags |= NET_RSC_F_RSC_INFO;
+            exp.segments = b->segments;
+        }
+        g_test_message("case %u", i);
+        /* the unit first, unless the packet bypasses (VLAN) */
+        g_assert_cmpuint(c.out->len, ==, out + (b->vlan ? 1 : 2));
+        if (!b->vlan) {
+            if (gso_mode) {
+                g_assert_cmpuint(out_pkt(&c, out)->hdr.flags, ==,
+                                 NET_RSC_F_NEEDS_CSUM);
+            } else {
+                assert_merged(out_pkt(&c, out), &d[0], 2);
+            }
+        }
+        assert_single(out_pkt(&c, c.out->len - 1), &exp, &g);
+        net_rsc_flush(c.e);
+    }
+    if (!gso_mode) {
+        g_assert_cmpuint(stats(&c)->aborts, ==, ipv == 6 ? 1 : 0);
+        g_assert_cmpuint(stats(&c)->bypassed, ==, 1);
+    }
+    ctx_cleanup(&c);
+}
+
 /* Switching rules at run time: what a window update does tells them apart */
 static void test_gso_set_mode(void)
 {
@@ -3338,6 +3451,14 @@ static void add_gso_cases(void)
     g_test_add_func("/net/rsc/gso/packet", test_gso_packet);
     g_test_add_func("/net/rsc/gso/refuse", test_gso_refuse);
     g_test_add_func("/net/rsc/gso/set-mode", test_gso_set_mode);
+    g_test_add_data_func("/net/rsc/gso-backend/ipv4", GINT_TO_POINTER(4),
+                         test_gso_backend);
+    g_test_add_data_func("/net/rsc/gso-backend/ipv6", GINT_TO_POINTER(6),
+                         test_gso_backend);
+    g_test_add_data_func("/net/rsc/gso-backend/gso-mode-ipv4",
+                         GINT_TO_POINTER(0x100 | 4), test_gso_backend);
+    g_test_add_data_func("/net/rsc/gso-backend/gso-mode-ipv6",
+                         GINT_TO_POINTER(0x100 | 6), test_gso_backend);
     g_test_add_data_func("/net/rsc/split/gso-ipv4", GINT_TO_POINTER(4),
                          test_gso_split_held);
     g_test_add_data_func("/net/rsc/split/gso-ipv6", GINT_TO_POINTER(6),
