@@ -152,13 +152,17 @@ struct NetRscEngine {
     bool ipv6;
     /*
      * A frame that closed its flow's unit and was refused: when it is fed
-     * again it goes out alone as decided then (no unit to close now), and
-     * is counted once.
+     * again (the next frame, if the caller keeps it) it goes out alone as
+     * decided then (no unit to close now), and is counted once.  Only that
+     * very frame, known by its flow, length and digest: if the caller
+     * dropped it, the next frame decides for itself.
      */
     bool refused_finalizer;
     bool refused_abort;
     bool refused_dup_ack;
     RscKey refused_key;
+    size_t refused_len;
+    uint64_t refused_digest;
     uint32_t open;
     uint32_t closed;
     bool stalled;
@@ -276,6 +280,26 @@ static uint32_t rsc_pseudo_sum(const uint8_t *l3, bool ipv6, uint32_t l4_len)
         sum = rsc_sum(l3 + 12, 8);
     }
     return sum + RSC_IP_PROTO_TCP + (l4_len >> 16) + (l4_len & 0xffff);
+}
+
+/*
+ * A 64-bit digest of @n bytes at @p, to know a frame fed again: only on
+ * the rare path of a refused delivery
+ */
+static uint64_t rsc_digest(const uint8_t *p, size_t n)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+    uint64_t w;
+
+    for (; n >= 8; p += 8, n -= 8) {
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    w = 0;
+    memcpy(&w, p, n);
+    h = (h ^ w) * 0xff51afd7ed558ccdULL;
+    return h ^ (h >> 29);
 }
 
 static inline int32_t rsc_seq_diff(uint32_t a, uint32_t b)
@@ -1281,12 +1305,17 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
 
     cls = rsc_classify(e, &s);
     c = s.chain;
-    if (e->refused_finalizer && cls != RSC_BYPASS &&
-        !memcmp(&s.key, &e->refused_key, sizeof(s.key))) {
-        cls = RSC_FINALIZE;
-        s.abort = e->refused_abort;
-        dup_ack = e->refused_dup_ack;
-        closed_unit = true;
+    if (e->refused_finalizer) {
+        /* this is the refused frame fed again, or it was dropped */
+        e->refused_finalizer = false;
+        if (cls != RSC_BYPASS && len == e->refused_len &&
+            !memcmp(&s.key, &e->refused_key, sizeof(s.key)) &&
+            rsc_digest(frame, len) == e->refused_digest) {
+            cls = RSC_FINALIZE;
+            s.abort = e->refused_abort;
+            dup_ack = e->refused_dup_ack;
+            closed_unit = true;
+        }
     }
 
     if (cls == RSC_CANDIDATE && c) {
@@ -1351,10 +1380,11 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
             e->refused_abort = s.abort;
             e->refused_dup_ack = dup_ack;
             e->refused_key = s.key;
+            e->refused_len = len;
+            e->refused_digest = rsc_digest(frame, len);
         }
         return NET_RSC_STALLED;
     }
-    e->refused_finalizer = false;
     if (s.abort) {
         e->stats.aborts++;
     }

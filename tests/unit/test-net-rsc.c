@@ -2171,6 +2171,59 @@ static void test_refuse_finalizer(void)
 }
 
 /*
+ * A finalizer refused and then dropped by the caller: the decision made
+ * for it must not pass to the next, different frame of the flow.  Unit
+ * [S]; S + MSS with a bad checksum closes it and is refused (the unit's
+ * delivery, or its own), then never fed again.  A good S + MSS and
+ * S + 2 MSS must then merge into one packet, and count no abort.
+ */
+static void test_refuse_dropped(gconstpointer opaque)
+{
+    bool own = GPOINTER_TO_INT(opaque);
+    RscFrameSpec s[3], bad;
+    g_autoptr(GByteArray) fb = NULL;
+    Ctx c;
+    unsigned i;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < 3; i++) {
+        mss_spec(&s[i], 4, 0, i, true);
+    }
+    feed_spec(&c, NULL, &s[0], T0);
+    bad = s[1];
+    bad.l4_csum = RSC_CSUM_BAD;
+    fb = rsc_frame_build(&bad);
+    if (own) {
+        /* the unit goes out, the frame itself is refused */
+        c.refuse_every = 2;
+    } else {
+        c.refuse = true;
+    }
+    g_assert_cmpint(receive(&c, NULL, fb, T0), ==, NET_RSC_STALLED);
+    c.refuse = false;
+    c.refuse_every = 0;
+    g_assert_true(net_rsc_resume(c.e));
+    g_assert_cmpuint(c.out->len, ==, 1);
+    assert_single(out_pkt(&c, 0), NULL, &s[0]);
+
+    feed_spec(&c, NULL, &s[1], T0 + 1);
+    feed_spec(&c, NULL, &s[2], T0 + 1);
+    g_assert_cmpuint(c.out->len, ==, 1);
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 2);
+    assert_merged(out_pkt(&c, 1), &s[1], 2);
+    assert_stats(&c, &(NetRscStats) {
+        .received = 3,
+        .coalesced_pkts = 2,
+        .coalesced_octets = 2 * MSS,
+        .coalesce_events = 1,
+        .delivered = 2,
+        .refused = 1,
+    });
+    ctx_cleanup(&c);
+}
+
+/*
  * A reset purges a refused finalizer; a later frame of the same flow that
  * closes nothing is bypassed, not finalized.  Coalesced packets purged
  * before delivery are not counted as coalesced.
@@ -3578,6 +3631,10 @@ int main(int argc, char **argv)
     g_test_add_func("/net/rsc/refuse/stream", test_refuse_stream);
     g_test_add_func("/net/rsc/refuse/finalizer", test_refuse_finalizer);
     g_test_add_func("/net/rsc/refuse/purge", test_refuse_purge);
+    g_test_add_data_func("/net/rsc/refuse/dropped-unit", GINT_TO_POINTER(0),
+                         test_refuse_dropped);
+    g_test_add_data_func("/net/rsc/refuse/dropped-frame", GINT_TO_POINTER(1),
+                         test_refuse_dropped);
     g_test_add_func("/net/rsc/migrate/held", test_migrate_held);
     g_test_add_func("/net/rsc/migrate/hold-open", test_migrate_hold_open);
     g_test_add_func("/net/rsc/purge/all", test_purge);
