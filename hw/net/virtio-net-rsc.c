@@ -28,7 +28,11 @@
 #define RSC_IPV6_HLEN       40
 #define RSC_TCP_HLEN        20
 
-/* Any TCP flag but these (FIN, SYN, RST, URG, ECE, CWR) finalizes */
+/*
+ * TCP flags a joining segment may carry: ACK, PSH, and in GSO mode FIN
+ * (rsc_ored_flags()).  Any other (SYN, RST, URG, ECE, CWR, and FIN in
+ * RSC_EXT mode) finalizes.
+ */
 #define RSC_TCP_FIN         0x01
 #define RSC_TCP_PSH         0x08
 #define RSC_TCP_ACK         0x10
@@ -95,17 +99,14 @@ typedef struct RscSeg {
     struct NetRscChain *chain;  /* the flow's open unit, if any */
 } RscSeg;
 
-typedef enum RscChainState {
-    RSC_FREE,
-    RSC_OPEN,           /* in the hash table and the age list */
-    RSC_CLOSED,         /* finished, waiting in the output queue */
-} RscChainState;
-
+/*
+ * A slot: free (in the free list, through hnext), an open unit (in the
+ * hash table and the age list) or a finished packet (in the output queue)
+ */
 typedef struct NetRscChain {
-    RscChainState state;
     RscKey key;
     uint32_t hash;
-    int32_t hnext;      /* hash bucket list */
+    int32_t hnext;      /* hash bucket list, or free list */
     int32_t older;      /* age list: open units by first arrival */
     int32_t newer;
     int32_t qnext;      /* output queue */
@@ -403,10 +404,6 @@ static RscClass rsc_finalize(RscSeg *s, bool abort)
     return RSC_FINALIZE;
 }
 
-/*
- * Decide from the frame alone whether it bypasses the engine, must
- * finalize its flow, or is a candidate for coalescing.
- */
 static NetRscChain *rsc_lookup(NetRscEngine *e, const RscSeg *s);
 
 /*
@@ -420,6 +417,10 @@ static uint8_t rsc_ored_flags(const NetRscEngine *e)
                                            : RSC_TCP_PSH;
 }
 
+/*
+ * Decide from the frame alone whether it bypasses the engine, must
+ * finalize its flow, or is a candidate for coalescing.
+ */
 static RscClass rsc_classify(NetRscEngine *e, RscSeg *s)
 {
     const uint8_t *f = s->frame;
@@ -646,7 +647,6 @@ static void rsc_due_soon(NetRscEngine *e, NetRscChain *c, int64_t now)
 
 static void rsc_release(NetRscEngine *e, NetRscChain *c)
 {
-    c->state = RSC_FREE;
     /* a slot reused by net_rsc_hold() must not count as coalesced */
     c->merged = false;
     c->hnext = e->free_head;
@@ -703,7 +703,6 @@ static void rsc_build_coalesced(NetRscChain *c, NetRscMode mode)
 /* Append a finished packet to the output queue */
 static void rsc_enqueue(NetRscEngine *e, NetRscChain *c)
 {
-    c->state = RSC_CLOSED;
     c->qnext = RSC_NONE;
     if (e->qtail != RSC_NONE) {
         e->chains[e->qtail].qnext = c - e->chains;
@@ -864,7 +863,6 @@ static void rsc_keep_rest(NetRscChain *c, const uint8_t *tmpl, uint16_t l4,
  */
 static bool rsc_deliver_split(NetRscEngine *e, NetRscChain *c, uint16_t l4)
 {
-    static const NetRscHdr plain;
     uint8_t tmpl[RSC_HDR_MAX], saved[RSC_HDR_MAX];
     uint16_t hl = c->out_hdr.hdr_len;
     uint16_t mss = c->out_hdr.gso_size;
@@ -880,7 +878,7 @@ static bool rsc_deliver_split(NetRscEngine *e, NetRscChain *c, uint16_t l4)
         memcpy(saved, f, hl);
         rsc_part_headers(f, tmpl, l4, hl, off, n, mss, off + n == total,
                          true);
-        taken = rsc_deliver(e, &plain, f, hl + n);
+        taken = rsc_deliver(e, &rsc_no_hdr, f, hl + n);
         memcpy(f, saved, hl);
         if (!taken) {
             if (off) {
@@ -919,15 +917,18 @@ static bool rsc_drain(NetRscEngine *e)
     return true;
 }
 
-static bool rsc_reserve(NetRscChain *c, NetRscEngine *e, size_t need)
+/*
+ * Grow the buffer of @c to hold @need bytes.  Callers keep @need within
+ * NET_RSC_BUF_MAX: a candidate frame is no longer (rsc_classify()), a
+ * unit stops at the IP datagram limit, net_rsc_hold() checks.
+ */
+static void rsc_reserve(NetRscChain *c, NetRscEngine *e, size_t need)
 {
     size_t cap;
 
+    assert(need <= NET_RSC_BUF_MAX);
     if (need <= c->cap) {
-        return true;
-    }
-    if (need > NET_RSC_BUF_MAX) {
-        return false;
+        return;
     }
     cap = MAX(c->cap, RSC_BUF_MIN);
     while (cap < need) {
@@ -937,7 +938,6 @@ static bool rsc_reserve(NetRscChain *c, NetRscEngine *e, size_t need)
     e->buf_bytes += cap - c->cap;
     c->buf = g_realloc(c->buf, cap);
     c->cap = cap;
-    return true;
 }
 
 /* Open a unit with @s; false if its checksum is bad */
@@ -957,7 +957,6 @@ static bool rsc_start(NetRscEngine *e, const RscSeg *s, int64_t now)
     memcpy(c->buf + s->end, s->frame + s->end, s->len - s->end);
     e->free_head = c->hnext;
 
-    c->state = RSC_OPEN;
     c->key = s->key;
     c->hash = s->hash;
     c->hnext = e->buckets[s->hash & e->bucket_mask];
@@ -1450,11 +1449,11 @@ bool net_rsc_hold(NetRscEngine *e, const NetRscHdr *hdr,
 {
     NetRscChain *c;
 
-    if (e->free_head == RSC_NONE || len == 0 ||
-        !rsc_reserve(&e->chains[e->free_head], e, len)) {
+    if (e->free_head == RSC_NONE || len == 0 || len > NET_RSC_BUF_MAX) {
         return false;
     }
     c = &e->chains[e->free_head];
+    rsc_reserve(c, e, len);
     e->free_head = c->hnext;
     memcpy(c->buf, pkt, len);
     c->len = len;
@@ -1556,8 +1555,10 @@ NetRscEngine *net_rsc_new(const NetRscConfig *cfg)
     /* the hash's key words from the seed: splitmix32 */
     seed = cfg->hash_seed;
     for (i = 0; i < RSC_KEY_WORDS; i++) {
-        uint32_t z = seed += 0x9e3779b9;
+        uint32_t z;
 
+        seed += 0x9e3779b9;
+        z = seed;
         z = (z ^ (z >> 16)) * 0x21f0aaad;
         z = (z ^ (z >> 15)) * 0x735a2d97;
         e->hash_key[i] = z ^ (z >> 15);

@@ -217,7 +217,7 @@ typedef struct NetRscStats {
     uint64_t coalesced_pkts;    /* data segments merged into packets */
     uint64_t coalesced_octets;  /* their TCP payload bytes */
     uint64_t coalesce_events;   /* coalesced packets delivered */
-    uint64_t aborts;            /* segments refused by an exception rule */
+    uint64_t aborts;            /* segments excluded by an exception rule */
     uint64_t bypassed;          /* frames delivered at once, no unit involved */
     uint64_t finalized;         /* frames sent alone, closing their unit */
     /*
