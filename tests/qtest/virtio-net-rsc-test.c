@@ -1170,6 +1170,19 @@ static void test_offloads_resume(void *obj, void *data,
     resume_without_kick(obj, data, alloc, true);
 }
 
+/* The guest gets @segs[0..n-1] at once, each alone and untouched */
+static void expect_alone(Guest *g, const Seg *segs, int n)
+{
+    GArray *pkts = guest_sync(g);
+    int i;
+
+    g_assert_cmpint(pkts->len, ==, n);
+    for (i = 0; i < n; i++) {
+        assert_untouched(&g_array_index(pkts, Pkt, i), &segs[i]);
+    }
+    pkts_free(pkts);
+}
+
 /* Bit 61 in GUEST_OFFLOADS_SET switches coalescing at run time */
 static void test_offloads(void *obj, void *data, QGuestAllocator *alloc)
 {
@@ -1197,12 +1210,7 @@ static void test_offloads(void *obj, void *data, QGuestAllocator *alloc)
         segs[i] = data_seg(false, true, 2 + i);
         send_seg(&g, &segs[i]);
     }
-    pkts = guest_sync(&g);
-    g_assert_cmpint(pkts->len, ==, 3);
-    for (i = 0; i < 3; i++) {
-        assert_untouched(&g_array_index(pkts, Pkt, i), &segs[i]);
-    }
-    pkts_free(pkts);
+    expect_alone(&g, segs, 3);
 
     /* an unknown bit is refused and changes nothing */
     g_assert_cmpint(ctrl_offloads(net, alloc, base | (1ULL << 62) |
@@ -1237,12 +1245,7 @@ static void test_offloads(void *obj, void *data, QGuestAllocator *alloc)
         segs[i] = data_seg(false, true, 9 + i);
         send_seg(&g, &segs[i]);
     }
-    pkts = guest_sync(&g);
-    g_assert_cmpint(pkts->len, ==, 3);
-    for (i = 0; i < 3; i++) {
-        assert_untouched(&g_array_index(pkts, Pkt, i), &segs[i]);
-    }
-    pkts_free(pkts);
+    expect_alone(&g, segs, 3);
 }
 
 /*
@@ -1348,19 +1351,6 @@ static void send_gso_segs(Guest *g, Seg *segs, int n, int first)
         segs[i] = gso_seg(false, first + i);
         send_seg(g, &segs[i]);
     }
-}
-
-/* The guest gets @segs[0..n-1] at once, each alone and untouched */
-static void expect_alone(Guest *g, const Seg *segs, int n)
-{
-    GArray *pkts = guest_sync(g);
-    int i;
-
-    g_assert_cmpint(pkts->len, ==, n);
-    for (i = 0; i < n; i++) {
-        assert_untouched(&g_array_index(pkts, Pkt, i), &segs[i]);
-    }
-    pkts_free(pkts);
 }
 
 /* The guest gets @segs[0..n-1] as one GSO packet after the interval */
@@ -1521,17 +1511,10 @@ static void test_off(void *obj, void *data, QGuestAllocator *alloc)
 {
     Guest g;
     Seg segs[3];
-    GArray *pkts;
-    int i;
 
     guest_start(&g, obj, data, alloc);
     send_data_segs(&g, segs, 0, 3, false, true);
-    pkts = guest_sync(&g);
-    g_assert_cmpint(pkts->len, ==, 3);
-    for (i = 0; i < 3; i++) {
-        assert_untouched(&g_array_index(pkts, Pkt, i), &segs[i]);
-    }
-    pkts_free(pkts);
+    expect_alone(&g, segs, 3);
 }
 
 /* Without mergeable buffers a coalesced packet fills one big buffer */
