@@ -462,6 +462,33 @@ def edge_seeds():
         seq += 300
     s['v6-exceptions'] = e.flush()
 
+    # ECN runs, as DCTCP marks them: ECT(0) x2, CE x2, ECT(0); then a CE
+    # pure ACK and a CE segment with a bad checksum (both alone); in
+    # RSC_EXT and GSO mode, and with the closed unit refused once
+    for v in (4, 6):
+        for gso in (False, True):
+            for refuse in (0, 1):
+                e = Enc(2, 300, gso=gso)
+                seq = 1
+                for tos in (2, 2, 3, 3, 2, 2):
+                    if refuse and tos == 3 and seq == 2897:
+                        e.refuse(refuse)
+                    e.frame(tcp_frame(v=v, seq=seq, tos=tos, ts=(seq, 9),
+                                      payload=pattern(seq, 1448)))
+                    if refuse and tos == 3 and seq == 2897:
+                        e.resume()
+                    seq += 1448
+                e.frame(tcp_frame(v=v, seq=seq, tos=3, win=600,
+                                  ts=(seq, 9)))
+                e.frame(tcp_frame(v=v, seq=seq, tos=2, ts=(seq, 9),
+                                  payload=pattern(seq, 1448)))
+                e.frame(tcp_frame(v=v, seq=seq + 1448, tos=3, bad_tcp=True,
+                                  ts=(seq, 9),
+                                  payload=pattern(seq + 1448, 1448)))
+                s['ecn-runs-v%d%s%s' % (v, '-gso' if gso else '',
+                                        '-refused' if refuse else '')] = \
+                    e.flush()
+
     # checksums: bad TCP vouched for by DATA_VALID, partial with
     # NEEDS_CSUM, wrong csum_start, bad IPv4 header checksum, GSO header
     e = Enc(8, 300)

@@ -25,7 +25,9 @@
  * window update) is then decided from what the packet's headers say and
  * from whether it came out alone.  A duplicate ACK of the open unit is
  * known before it is fed (dup_ack_of_unit()): it must close the unit and
- * come out alone.
+ * come out alone.  So is a data segment whose ECN field differs from its
+ * flow's open unit (ecn_new_unit()): it must close the unit and start the
+ * next, as a segment past the size limit does.
  */
 
 #include "qemu/osdep.h"
@@ -100,6 +102,13 @@ typedef struct OFrame {
      * again as decided then.
      */
     bool dup_ack;
+    /*
+     * RSC_EXT: a data segment that could join but whose ECN field differs
+     * from its flow's open unit when last fed with the engine taking
+     * frames: the unit must close and, once taken, the segment must start
+     * the next.  Kept across a refusal, as dup_ack.
+     */
+    bool ecn_new;
     bool decided;       /* fed to an engine taking frames, not taken */
 } OFrame;
 
@@ -149,6 +158,7 @@ typedef struct Oracle {
     uint64_t accepted;
     uint64_t refusals;
     uint64_t dup_acks;
+    uint64_t ecn_aborts;    /* a lower bound of stats.aborts */
     uint64_t window_updates;
     uint64_t rsc_events;
     uint64_t rsc_segs;
@@ -1260,6 +1270,36 @@ static bool dup_ack_of_unit(Oracle *o, const OFrame *x)
     return x->p.ack == last->p.ack && x->p.win == last->p.win;
 }
 
+/* The ECN field (ECT, CE) of keyed frame @f */
+static uint8_t frame_ecn(const OFrame *f)
+{
+    const uint8_t *ip = f->data + ETH_HLEN;
+
+    return f->p.ipv6 ? (ip[1] >> 4) & 3 : ip[1] & 3;
+}
+
+/*
+ * RSC_EXT: is data segment @x, about to be fed to an engine that takes
+ * frames, one that nothing keeps out of a unit (frame_problem()) but
+ * whose ECN field differs from its flow's open unit (its held frames)?
+ * It must close the unit, count as an abort and start the next unit
+ * (include/net/rsc.h, ECN); in GSO mode it goes out alone.
+ */
+static bool ecn_new_unit(Oracle *o, const OFrame *x)
+{
+    OFlow *fl = x->flow;
+    char why[256];
+
+    if (o->gso || !fl || !payload_len(x) || g_queue_is_empty(&fl->held) ||
+        fl->migrated || x->len > NET_RSC_BUF_MAX ||
+        !(x->p.ipv6 ? o->ipv6_on : o->ipv4_on) ||
+        (x->data[x->p.l4 + 12] & 0x0f) ||
+        frame_ecn(x) == frame_ecn(g_queue_peek_head(&fl->held))) {
+        return false;
+    }
+    return !frame_problem(x, TCP_PSH, why, sizeof(why));
+}
+
 /* Feed one frame; true if the engine took it (then @f may be freed) */
 static bool feed(Oracle *o, OFrame *f)
 {
@@ -1269,10 +1309,14 @@ static bool feed(Oracle *o, OFrame *f)
     /* a frame refused after a decision is fed again as decided then */
     if (fresh && !f->decided) {
         f->dup_ack = dup_ack_of_unit(o, f);
+        f->ecn_new = ecn_new_unit(o, f);
+        /* counted when the unit closes, taken or not */
+        o->ecn_aborts += f->ecn_new;
     }
-    if (f->dup_ack && !(f->p.ipv6 ? o->ipv6_on : o->ipv4_on)) {
+    if (!(f->p.ipv6 ? o->ipv6_on : o->ipv4_on)) {
         /* its IP version was switched off meanwhile: it bypasses */
         f->dup_ack = false;
+        f->ecn_new = false;
     }
     if (f->flow) {
         held_push(o, f);
@@ -1321,6 +1365,13 @@ static bool feed(Oracle *o, OFrame *f)
                    "delivered alone", f->id);
         }
         o->dup_acks++;
+    }
+    if (f->ecn_new && (f->state != F_HELD || f->flow->held.length != 1)) {
+        o_fail("data frame %" PRIu64 " with another ECN field than its "
+               "flow's unit was taken but %s: it must close the unit and "
+               "start the next", f->id,
+               f->state == F_HELD ? "joined the unit" :
+               f->state == F_DONE ? "went out alone" : "was absorbed");
     }
     if (f->state == F_MAYBE) {
         if (o->maybe_req == MAYBE_MUST_NOT) {
@@ -1645,6 +1696,7 @@ static void forget_decisions(Oracle *o)
 
         f->decided = false;
         f->dup_ack = false;
+        f->ecn_new = false;
     }
 }
 
@@ -1790,6 +1842,10 @@ static void check_counters(Oracle *o)
     CHECK_EQ(refused, o->refusals);
     CHECK_EQ(dup_acks, o->dup_acks);
     CHECK_EQ(window_updates, o->window_updates);
+    if (s->aborts < o->ecn_aborts) {
+        o_fail("stats.aborts is %" PRIu64 ", but %" PRIu64 " ECN changes "
+               "closed a unit", s->aborts, o->ecn_aborts);
+    }
     if (!o->purged) {
         CHECK_EQ(coalesce_events, o->rsc_events);
         CHECK_EQ(coalesced_pkts, o->rsc_segs);

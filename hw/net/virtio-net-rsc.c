@@ -1006,6 +1006,7 @@ typedef enum RscJoin {
     RSC_DUP_ACK,        /* likewise, and it counts as a duplicate ACK */
     RSC_ECN_CHANGE,     /* likewise, and it counts as an abort */
     RSC_BAD_CSUM,       /* likewise */
+    RSC_ECN_NEW,        /* as RSC_NO_JOIN, and it counts as an abort */
 } RscJoin;
 
 /* The ECN field of the IP header */
@@ -1091,7 +1092,33 @@ static RscJoin rsc_join_ack(NetRscEngine *e, NetRscChain *c, const RscSeg *s)
     return RSC_JOINED;
 }
 
-static RscJoin rsc_join(NetRscEngine *e, NetRscChain *c, const RscSeg *s)
+/*
+ * Candidate @s has another ECN field (ECT, CE) than its unit: Microsoft's
+ * exception 8.  Like exception 7 (the size limit), it resumes coalescing
+ * with the segment that triggered it: in RSC_EXT mode a data segment
+ * closes the unit at once (a congestion mark must not wait) and starts
+ * the next, so that a run of CE marks coalesces on its own.  Its checksum
+ * is checked first, so that a bad one goes out alone as before and is
+ * one abort.  A pure ACK goes out alone, and so does any segment in GSO
+ * mode, where Linux GRO flushes on a TOS change and delivers the segment
+ * as it is.
+ */
+static RscJoin rsc_join_ecn(NetRscEngine *e, RscSeg *s)
+{
+    if (e->cfg.mode == NET_RSC_MODE_GSO || s->end == s->data) {
+        return RSC_ECN_CHANGE;
+    }
+    if (s->verify) {
+        s->payload_sum = rsc_sum(s->frame + s->data, s->end - s->data);
+        s->summed = true;
+        if (!rsc_sum_ok(s, s->payload_sum)) {
+            return RSC_BAD_CSUM;
+        }
+    }
+    return RSC_ECN_NEW;
+}
+
+static RscJoin rsc_join(NetRscEngine *e, NetRscChain *c, RscSeg *s)
 {
     uint32_t payload = s->end - s->data;
     const uint8_t *ip = s->frame + RSC_ETH_HLEN;
@@ -1099,8 +1126,7 @@ static RscJoin rsc_join(NetRscEngine *e, NetRscChain *c, const RscSeg *s)
     uint16_t sum;
 
     if (rsc_ecn(c->buf, c->ipv6) != rsc_ecn(s->frame, s->ipv6)) {
-        /* a congestion mark must not wait: Microsoft's ECN exception */
-        return RSC_ECN_CHANGE;
+        return rsc_join_ecn(e, s);
     }
     if (!rsc_same_headers(c, s)) {
         return RSC_NO_JOIN;
@@ -1322,6 +1348,16 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
         case RSC_JOINED:
             rsc_joined(e, c, &s, now_ns);
             return rsc_taken(e);
+        case RSC_ECN_NEW:
+            /*
+             * counted now, once: fed again after a refusal, the segment
+             * finds no unit to differ from
+             */
+            e->stats.aborts++;
+            rsc_close(e, c);
+            c = NULL;
+            closed_unit = true;
+            break;
         case RSC_TOO_BIG:
             e->stats.size_limit++;
             /* fall through */

@@ -25,10 +25,11 @@
  *   finalize  - a segment of a flow that must not be merged (SYN, FIN, RST,
  *               URG, ECE, CWR, AE or a reserved TCP flag, options other
  *               than timestamps, IPv4 options, IPv6 extension headers,
- *               fragments, bad checksum, an ECN field that differs from
- *               the unit's, already GSO, duplicate ACKs, other pure ACKs):
- *               the flow's unit is delivered first, then the segment,
- *               untouched.
+ *               fragments, bad checksum, already GSO, duplicate ACKs,
+ *               other pure ACKs, and an ECN field that differs from the
+ *               unit's on a pure ACK, or on any segment in
+ *               NET_RSC_MODE_GSO): the flow's unit is delivered first,
+ *               then the segment, untouched.
  *
  * Duplicate ACKs
  * --------------
@@ -48,10 +49,28 @@
  * timestamp, other IP header fields, the 65535-byte IP datagram limit
  * counting the IPv6 header too), when it has waited
  * interval_ns, when its slot is needed for a new flow (the oldest unit is
- * delivered, never dropped) or on net_rsc_flush().  A segment with PSH
- * joins as any other but makes its unit due 1 ns after its arrival: the
- * rest of a receive burst fed at the same now_ns still joins, and the
+ * delivered, never dropped) or on net_rsc_flush().  A data segment that
+ * does not continue its unit starts the flow's next one.  A segment with
+ * PSH joins as any other but makes its unit due 1 ns after its arrival:
+ * the rest of a receive burst fed at the same now_ns still joins, and the
  * caller's timer delivers the unit right after the burst.
+ *
+ * ECN
+ * ---
+ * In NET_RSC_MODE_RSC_EXT a data segment whose IP ECN field (ECT, CE)
+ * differs from its unit's closes the unit at once and starts the next,
+ * as at the size limit: Microsoft's rules have the miniport resume
+ * coalescing with the segment that triggered exceptions 7 (size) and 8
+ * (ECN).  So a run of CE marks (DCTCP marks runs) coalesces into units of
+ * its own, each packet carrying the ECN field of all its segments, and
+ * a mark is never held behind unmarked data.  It counts as an abort
+ * (Microsoft's Aborts count every exception but the size limit), once,
+ * when the unit closes, and not as finalized: the segment is not sent
+ * alone.  One with a bad checksum still goes out alone.  A pure ACK with
+ * another ECN field, and any segment with ECE or CWR in its TCP header,
+ * finalize (see above).  NET_RSC_MODE_GSO follows Linux GRO, which
+ * flushes on a TOS change and delivers the segment as it is: there a
+ * segment with another ECN field finalizes.
  *
  * Back-pressure
  * -------------
@@ -217,7 +236,13 @@ typedef struct NetRscStats {
     uint64_t coalesced_pkts;    /* data segments merged into packets */
     uint64_t coalesced_octets;  /* their TCP payload bytes */
     uint64_t coalesce_events;   /* coalesced packets delivered */
-    uint64_t aborts;            /* segments excluded by an exception rule */
+    /*
+     * exceptions met, all but the size limit: segments sent alone by an
+     * exception rule (in finalized too), and in NET_RSC_MODE_RSC_EXT data
+     * segments whose ECN field closed their unit and started the next
+     * (see ECN)
+     */
+    uint64_t aborts;
     uint64_t bypassed;          /* frames delivered at once, no unit involved */
     uint64_t finalized;         /* frames sent alone, closing their unit */
     /*

@@ -1460,26 +1460,142 @@ static void tweak_ect0(RscFrameSpec *s, int i)
     s->tos = 0x02;
 }
 
-/* CE on segment 2: the unit of 0-1 leaves; 2 and 3 leave untouched */
-static void test_ecn_ce(gconstpointer opaque)
+/*
+ * RSC_EXT: an ECN field (ECT, CE) that differs from the unit's closes it
+ * at once and, as at the size limit, the segment starts the next unit
+ * (Microsoft's exceptions 7 and 8 resume coalescing with the segment that
+ * triggered them), so that a run of CE marks, as DCTCP makes, coalesces
+ * on its own.  ECT(0) x2, CE x2, ECT(0) x1 give three packets of 2, 2
+ * and 1 segments, each with its own ECN field; each change is an abort,
+ * and no segment goes out alone (finalized).
+ */
+static void test_ecn_runs(gconstpointer opaque)
 {
+    static const uint8_t tos[5] = { 0x02, 0x02, 0x03, 0x03, 0x02 };
+    static const unsigned out_after[5] = { 0, 0, 1, 1, 2 };
     int ipv = GPOINTER_TO_INT(opaque);
+    RscFrameSpec s[5];
+    Ctx c;
+    unsigned i;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < 5; i++) {
+        mss_spec(&s[i], ipv, 0, i, true);
+        s[i].tos = tos[i];
+        feed_spec(&c, NULL, &s[i], T0 + i);
+        /* the unit before a change leaves at once, not at its deadline */
+        g_assert_cmpuint(c.out->len, ==, out_after[i]);
+        g_assert_cmpuint(net_rsc_pending(c.e), ==, 1);
+    }
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 3);
+    assert_merged(out_pkt(&c, 0), &s[0], 2);
+    assert_merged(out_pkt(&c, 1), &s[2], 2);
+    assert_single(out_pkt(&c, 2), NULL, &s[4]);
+    for (i = 0; i < 3; i++) {
+        const uint8_t *ip = out_pkt(&c, i)->data->data + RSC_ETH_HLEN;
+        uint8_t ecn = ipv == 6 ? (ip[1] >> 4) & 3 : ip[1] & 3;
+
+        g_assert_cmpuint(ecn, ==, i == 1 ? 3 : 2);
+    }
+    assert_stats(&c, &(NetRscStats) {
+        .received = 5,
+        .coalesced_pkts = 4,
+        .coalesced_octets = 4 * MSS,
+        .coalesce_events = 2,
+        .aborts = 2,
+        .delivered = 3,
+    });
+    ctx_cleanup(&c);
+}
+
+/*
+ * The other ECN changes still go out alone after the unit: a pure ACK
+ * (here one that would otherwise be a window update), a data segment
+ * with a bad checksum (one abort, not two), and in GSO mode any segment
+ * (Linux GRO flushes on a TOS change: see gso_cases "ce").
+ */
+static void test_ecn_alone(gconstpointer opaque)
+{
+    bool ack = GPOINTER_TO_INT(opaque);
+    RscFrameSpec s[2], x;
+    Ctx c;
+    unsigned i;
+
+    ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
+    for (i = 0; i < 2; i++) {
+        mss_spec(&s[i], 4, 0, i, true);
+        s[i].tos = 0x02;
+        feed_spec(&c, NULL, &s[i], T0 + i);
+    }
+    if (ack) {
+        pure_ack_spec(&x, &s[1]);
+        x.window++;
+    } else {
+        mss_spec(&x, 4, 0, 2, true);
+        x.l4_csum = RSC_CSUM_BAD;
+    }
+    x.tos = 0x03;
+    feed_spec(&c, NULL, &x, T0 + 2);
+    g_assert_cmpuint(c.out->len, ==, 2);
+    assert_merged(out_pkt(&c, 0), &s[0], 2);
+    assert_single(out_pkt(&c, 1), NULL, &x);
+    g_assert_cmpuint(net_rsc_pending(c.e), ==, 0);
+    assert_stats(&c, &(NetRscStats) {
+        .received = 3,
+        .coalesced_pkts = 2,
+        .coalesced_octets = 2 * MSS,
+        .coalesce_events = 1,
+        .aborts = 1,
+        .finalized = 1,
+        .delivered = 2,
+    });
+    ctx_cleanup(&c);
+}
+
+/*
+ * A CE mark closes the unit of 0-1, whose delivery is refused: the CE
+ * segment is not taken.  Fed again after the resume it meets no unit and
+ * starts one, which segment 3 (CE too) joins.  The abort counts once.
+ */
+static void test_ecn_refused(void)
+{
     RscFrameSpec s[4];
+    g_autoptr(GByteArray) ce = NULL;
     Ctx c;
     unsigned i;
 
     ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
     for (i = 0; i < 4; i++) {
-        mss_spec(&s[i], ipv, 0, i, true);
-        s[i].tos = i == 2 ? 0x03 : 0x02;
-        feed_spec(&c, NULL, &s[i], T0 + i);
-        g_assert_cmpuint(c.out->len, >=, i < 2 ? 0 : 1);
+        mss_spec(&s[i], 6, 0, i, true);
+        s[i].tos = i >= 2 ? 0x03 : 0x02;
     }
-    net_rsc_flush(c.e);
-    g_assert_cmpuint(c.out->len, ==, 3);
+    feed_spec(&c, NULL, &s[0], T0);
+    feed_spec(&c, NULL, &s[1], T0);
+    ce = rsc_frame_build(&s[2]);
+
+    c.refuse = true;
+    g_assert_cmpint(receive(&c, NULL, ce, T0 + 1), ==, NET_RSC_STALLED);
+    g_assert_cmpuint(stats(&c)->aborts, ==, 1);
+    c.refuse = false;
+    g_assert_true(net_rsc_resume(c.e));
+    g_assert_cmpuint(c.out->len, ==, 1);
     assert_merged(out_pkt(&c, 0), &s[0], 2);
-    assert_single(out_pkt(&c, 1), NULL, &s[2]);
-    assert_single(out_pkt(&c, 2), NULL, &s[3]);
+    g_assert_cmpint(receive(&c, NULL, ce, T0 + 1), ==, NET_RSC_TAKEN);
+    feed_spec(&c, NULL, &s[3], T0 + 2);
+    g_assert_cmpuint(c.out->len, ==, 1);
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, 2);
+    assert_merged(out_pkt(&c, 1), &s[2], 2);
+    assert_stats(&c, &(NetRscStats) {
+        .received = 4,
+        .coalesced_pkts = 4,
+        .coalesced_octets = 4 * MSS,
+        .coalesce_events = 2,
+        .aborts = 1,
+        .delivered = 2,
+        .refused = 1,
+    });
     ctx_cleanup(&c);
 }
 
@@ -2135,8 +2251,8 @@ static void test_refuse_flush(void)
 /*
  * A segment that closes its flow's unit and is then refused is fed again
  * after the resume, when the unit is gone: it must still go out alone,
- * counted once, as without the refusal.  A CE mark on segment 2 closes
- * the unit of 0-1 (Microsoft's ECN exception, an abort).
+ * counted once, as without the refusal.  ECE on segment 2 closes the
+ * unit of 0-1 (Microsoft's ECN exception, an abort).
  */
 static void test_refuse_finalizer(void)
 {
@@ -2148,8 +2264,9 @@ static void test_refuse_finalizer(void)
     ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
     for (i = 0; i < 3; i++) {
         mss_spec(&s[i], 4, 0, i, true);
-        s[i].tos = i == 2 ? 0x03 : 0x02;
+        s[i].tos = 0x02;
     }
+    s[2].tcp_flags |= RSC_TCP_ECE;
     feed_spec(&c, NULL, &s[0], T0);
     feed_spec(&c, NULL, &s[1], T0);
     ce = rsc_frame_build(&s[2]);
@@ -3029,6 +3146,7 @@ static const GsoCase gso_cases[] = {
     { "ipv4/fin-middle", 4, GSO_FLAGS, RSC_TCP_FIN, 1, false, 2 },
     { "ipv6/fin-alone", 6, GSO_FLAGS_NO_DATA, RSC_TCP_FIN, 3, false, 2 },
     { "ipv4/ce", 4, GSO_TOS, 3, 2, true, 3 },
+    { "ipv6/ce", 6, GSO_TOS, 3, 2, true, 3 },
     { "ipv4/urgent-pointer", 4, GSO_URG_PTR, 7, 2, true, 2 },
     { "ipv6/ae", 6, GSO_FLAGS_HI, 1, 1, false, 3 },
 };
@@ -3604,10 +3722,15 @@ int main(int argc, char **argv)
     add_split_cases();
     g_test_add_func("/net/rsc/seq/gap", test_seq_gap);
     g_test_add_func("/net/rsc/seq/retransmit", test_seq_retransmit);
-    g_test_add_data_func("/net/rsc/ipv4/ecn/ce", GINT_TO_POINTER(4),
-                         test_ecn_ce);
-    g_test_add_data_func("/net/rsc/ipv6/ecn/ce", GINT_TO_POINTER(6),
-                         test_ecn_ce);
+    g_test_add_data_func("/net/rsc/ipv4/ecn/runs", GINT_TO_POINTER(4),
+                         test_ecn_runs);
+    g_test_add_data_func("/net/rsc/ipv6/ecn/runs", GINT_TO_POINTER(6),
+                         test_ecn_runs);
+    g_test_add_data_func("/net/rsc/ecn/pure-ack", GINT_TO_POINTER(true),
+                         test_ecn_alone);
+    g_test_add_data_func("/net/rsc/ecn/bad-csum", GINT_TO_POINTER(false),
+                         test_ecn_alone);
+    g_test_add_func("/net/rsc/ecn/refused", test_ecn_refused);
     g_test_add_func("/net/rsc/psh/last", test_psh);
     g_test_add_func("/net/rsc/psh/first", test_psh_first);
     g_test_add_func("/net/rsc/ipv4/padding", test_padding);
