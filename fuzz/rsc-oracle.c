@@ -152,6 +152,7 @@ typedef struct Oracle {
     size_t op_offset;
     bool in_final;
     bool purged;
+    size_t empty_mem;       /* net_rsc_memory() of a new engine */
 
     /* what the engine's counters must say */
     uint64_t taken;
@@ -1700,11 +1701,21 @@ static void forget_decisions(Oracle *o)
     }
 }
 
+/* A purged engine holds what a new one does (include/net/rsc.h, Memory) */
+static void check_purged_memory(Oracle *o, NetRscEngine *e)
+{
+    if (net_rsc_memory(e) != o->empty_mem) {
+        o_fail("net_rsc_memory() is %zu after net_rsc_purge(), %zu for a "
+               "new engine", net_rsc_memory(e), o->empty_mem);
+    }
+}
+
 static void op_purge(Oracle *o)
 {
     size_t i;
 
     net_rsc_purge(o->e);
+    check_purged_memory(o, o->e);
     forget_decisions(o);
     o->purged = true;
     for (i = 0; i < o->active->len; i++) {
@@ -1772,6 +1783,7 @@ static void op_migrate(Oracle *o)
                o->active->len);
     }
     net_rsc_purge(from);
+    check_purged_memory(o, from);
     forget_decisions(o);
     if (!o->spare) {
         o->spare = net_rsc_new(&o->cfg);
@@ -1941,6 +1953,7 @@ void rsc_oracle_run(const uint8_t *data, size_t size)
         o_fail("net_rsc_new() refused max_flows %u interval %" PRId64,
                o.max_flows, o.interval);
     }
+    o.empty_mem = net_rsc_memory(o.e);
     g_queue_init(&o.fifo);
     o.flows = g_hash_table_new_full(rsc_flow_key_hash, rsc_flow_key_equal,
                                     NULL, flow_free);

@@ -1504,8 +1504,17 @@ bool net_rsc_resume(NetRscEngine *e)
     return rsc_drain(e);
 }
 
+/*
+ * Drop every unit and held packet, and give back every slot's buffer: a
+ * reset engine holds no more memory than a new one.  Buffers grow again
+ * on demand (rsc_reserve()), as after net_rsc_new(): net_rsc_hold() right
+ * after a purge (a queue pair change moves held packets this way) and the
+ * first packets of each slot allocate, the rest reuse.
+ */
 void net_rsc_purge(NetRscEngine *e)
 {
+    uint32_t i;
+
     while (e->oldest != RSC_NONE) {
         NetRscChain *c = &e->chains[e->oldest];
         rsc_unlink(e, c);
@@ -1520,6 +1529,15 @@ void net_rsc_purge(NetRscEngine *e)
     e->closed = 0;
     e->stalled = false;
     e->refused_finalizer = false;
+    /* free slots keep the buffers of units delivered before: those too */
+    for (i = 0; i < e->cfg.max_flows; i++) {
+        NetRscChain *c = &e->chains[i];
+
+        g_free(c->buf);
+        c->buf = NULL;
+        c->cap = 0;
+    }
+    e->buf_bytes = 0;
 }
 
 bool net_rsc_stalled(const NetRscEngine *e)

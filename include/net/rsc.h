@@ -162,6 +162,8 @@
  * grows (by doubling, at most NET_RSC_BUF_MAX bytes) the first times it is
  * used and is then reused: no allocation per packet, and
  * net_rsc_memory_bound() bytes at most, whatever a remote sender does.
+ * net_rsc_purge() frees every buffer, so that a reset device holds what a
+ * new engine holds (net_rsc_memory()); they grow again on demand.
  *
  * Not thread safe: one engine per receive queue, used under that queue's
  * lock (the BQL in QEMU).
@@ -316,7 +318,12 @@ void net_rsc_foreach_held(const NetRscEngine *e, NetRscHeldFn *fn,
 bool net_rsc_hold(NetRscEngine *e, const NetRscHdr *hdr,
                   const uint8_t *pkt, size_t len);
 
-/* Drop every unit and held packet without delivering (device reset). */
+/*
+ * Drop every unit and held packet without delivering (device reset), and
+ * free every unit's buffer: net_rsc_memory() is then that of a new
+ * engine.  The engine works on as before; net_rsc_hold() may follow (to
+ * move held packets between engines: seal, list, purge, hold).
+ */
 void net_rsc_purge(NetRscEngine *e);
 
 /*

@@ -2775,6 +2775,97 @@ static void test_purge(void)
     ctx_cleanup(&c);
 }
 
+/* Open a unit of two segments in each of flows @from..@to - 1 */
+static void open_units(Ctx *c, unsigned from, unsigned to)
+{
+    RscFrameSpec s;
+    unsigned f, i;
+
+    for (f = from; f < to; f++) {
+        for (i = 0; i < 2; i++) {
+            mss_spec(&s, f % 2 ? 6 : 4, f, i, true);
+            feed_spec(c, NULL, &s, T0);
+        }
+    }
+}
+
+/*
+ * net_rsc_purge() gives the buffers back.  After units of many flows the
+ * engine holds megabytes, in the open units and in the free slots of the
+ * units delivered before; after a purge it holds what a new engine does.
+ * It works on: a unit coalesces again, and packets sealed, listed, purged
+ * and held again, as virtio-net moves them on a queue pair change, go out
+ * as they were.
+ */
+static void test_purge_memory(void)
+{
+    enum { FLOWS = 64, SEGS = 40, OPEN = 8 };
+    g_autoptr(GPtrArray) held = g_ptr_array_new_with_free_func(pkt_free);
+    RscFrameSpec s[2];
+    size_t empty, big;
+    Ctx c;
+    unsigned f, i, base;
+
+    ctx_init(&c, FLOWS, INTERVAL);
+    empty = net_rsc_memory(c.e);
+    for (f = 0; f < FLOWS; f++) {
+        for (i = 0; i < SEGS; i++) {
+            mss_spec(&s[0], 4, f, i, true);
+            feed_spec(&c, NULL, &s[0], T0);
+        }
+    }
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, FLOWS);
+    open_units(&c, 0, OPEN);
+    big = net_rsc_memory(c.e);
+    g_assert_cmpuint(big, >=, empty + FLOWS * (SEGS * MSS));
+    g_assert_cmpuint(big, <=, net_rsc_memory_bound(c.e));
+
+    net_rsc_purge(c.e);
+    g_assert_cmpuint(net_rsc_pending(c.e), ==, 0);
+    g_assert_cmpuint(net_rsc_memory(c.e), ==, empty);
+
+    /* a unit after the purge */
+    base = c.out->len;
+    for (i = 0; i < 2; i++) {
+        mss_spec(&s[i], 6, 1, i, true);
+        feed_spec(&c, NULL, &s[i], T0 + 1);
+    }
+    net_rsc_flush(c.e);
+    g_assert_cmpuint(c.out->len, ==, base + 1);
+    assert_merged(out_pkt(&c, base), &s[0], 2);
+    g_assert_cmpuint(net_rsc_memory(c.e), >, empty);
+
+    /* seal, list, purge, hold again */
+    open_units(&c, 0, OPEN);
+    net_rsc_seal(c.e);
+    net_rsc_foreach_held(c.e, copy_held, held);
+    g_assert_cmpuint(held->len, ==, OPEN);
+    net_rsc_purge(c.e);
+    g_assert_cmpuint(net_rsc_memory(c.e), ==, empty);
+    for (i = 0; i < held->len; i++) {
+        Pkt *p = g_ptr_array_index(held, i);
+
+        g_assert_true(net_rsc_hold(c.e, &p->hdr, p->data->data,
+                                   p->data->len));
+    }
+    g_assert_true(net_rsc_stalled(c.e));
+    g_assert_cmpuint(net_rsc_pending(c.e), ==, OPEN);
+    g_assert_cmpuint(net_rsc_memory(c.e), >, empty);
+    base = c.out->len;
+    g_assert_true(net_rsc_resume(c.e));
+    g_assert_cmpuint(c.out->len, ==, base + OPEN);
+    for (i = 0; i < OPEN; i++) {
+        Pkt *p = g_ptr_array_index(held, i);
+        Pkt *q = out_pkt(&c, base + i);
+
+        assert_bytes(q->data, p->data);
+        assert_hdr(&q->hdr, &p->hdr);
+        g_assert_cmpuint(q->hdr.segments, ==, 2);
+    }
+    ctx_cleanup(&c);
+}
+
 static void test_flush(void)
 {
     RscFrameSpec s;
@@ -3761,6 +3852,7 @@ int main(int argc, char **argv)
     g_test_add_func("/net/rsc/migrate/held", test_migrate_held);
     g_test_add_func("/net/rsc/migrate/hold-open", test_migrate_hold_open);
     g_test_add_func("/net/rsc/purge/all", test_purge);
+    g_test_add_func("/net/rsc/purge/memory", test_purge_memory);
     g_test_add_func("/net/rsc/flush/all", test_flush);
     g_test_add_func("/net/rsc/config", test_config);
     add_gso_cases();
