@@ -240,9 +240,9 @@ typedef struct NetRscStats {
     uint64_t coalesce_events;   /* coalesced packets delivered */
     /*
      * exceptions met, all but the size limit: segments sent alone by an
-     * exception rule (in finalized too), and in NET_RSC_MODE_RSC_EXT data
-     * segments whose ECN field closed their unit and started the next
-     * (see ECN)
+     * exception rule (in finalized, or bypassed if their flow had no
+     * unit, too), and in NET_RSC_MODE_RSC_EXT data segments whose ECN
+     * field closed their unit and started the next (see ECN)
      */
     uint64_t aborts;
     uint64_t bypassed;          /* frames delivered at once, no unit involved */
