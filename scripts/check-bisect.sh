@@ -3,7 +3,7 @@
 #
 # Bisectability: build QEMU at every patch of the series (the commits that
 # scripts/qemu-build.sh made with git am onto pristine QEMU) and run the
-# tests that exist there: the engine's unit test from patch 2 on, and
+# tests that exist there: the engine's unit test from patch 3 on, and
 # QEMU's x86_64 qos tests (-m quick), which hold the RSC qtests from the
 # patch that adds them.  A patch fails if it does not configure, build or
 # pass.

@@ -58,7 +58,7 @@ run_tap() {
 }
 
 if [ $# -eq 0 ]; then
-    # patch 2 of the series adds it: its absence is a build problem
+    # patch 3 of the series adds it: its absence is a build problem
     [ -x "$unit" ] || die "no $unit: the series was not built"
     run_tap test-net-rsc "$unit"
 fi

@@ -3346,6 +3346,102 @@ static void test_rss_flush(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_false(mq_poll_flow(&g[0], &p, sport));
 }
 
+/*
+ * With software RSS a frame that arrived on one backend queue may be for
+ * another receive queue.  When that queue has no room the frame waits in
+ * the net queue of the backend queue it arrived on, which then reads no
+ * more: the guest's kick of the full queue must let it in, whether RSC is
+ * on (the engine of that queue stalls) or off.
+ */
+static void test_rss_redirect(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QVirtioNet *net = obj;
+    RscMqArgs *a = data;
+    uint8_t marker[60] = { 0 };
+    uint16_t sport = 0;
+    size_t got = 0;
+    gint64 start;
+    Guest g[2];
+    Seg s;
+    Pkt p;
+    int q, k;
+
+    if (a->pkt < 0) {
+        g_test_skip("no multiqueue tap device (needs CAP_NET_ADMIN)");
+        return;
+    }
+    set_queue_pairs(net, alloc, 2);
+    for (q = 0; q < 2; q++) {
+        guest_init(&g[q], net, a->pkt, alloc, 256, MRG_BUF_SIZE);
+        g[q].raw = true;
+        g[q].vq = net->queues[2 * q];
+        g[q].avail_idx = qtest_readw(g[q].qts, g[q].vq->avail + 2);
+        g[q].used_idx = g[q].vq->last_used_idx;
+        guest_post(&g[q], 16);
+    }
+    /* a flow the tap device hands to its queue 0 */
+    for (k = 0; !sport; k++) {
+        g_assert_cmpint(k, <, 64);
+        s = data_seg(false, true, 0);
+        s.sport = 7300 + k;
+        send_seg(&g[0], &s);
+        for (;;) {
+            q = mq_next_pkt(g, &p);
+            guest_post(&g[q], 1);
+            if (p.len >= 36 && get16(p.data + 12) == 0x0800 &&
+                get16(p.data + 34) == s.sport) {
+                break;
+            }
+            pkt_free(&p);
+        }
+        pkt_free(&p);
+        if (q == 0) {
+            sport = s.sport;
+        }
+    }
+
+    /* everything to queue 1, whose ring the guest then lets run empty */
+    rss_steer_all(net, alloc, 1);
+    memcpy(marker, guest_mac, 6);
+    memcpy(marker + 6, peer_mac, 6);
+    put16(marker + 12, ETH_P_MARKER);
+    while ((uint16_t)(g[1].avail_idx - g[1].used_idx)) {
+        send_frame(&g[1], marker, sizeof(marker));
+        g_assert_true(mq_next_pkt(g, &p) == 1);
+        pkt_free(&p);
+    }
+
+    /* the flow's next segments arrive on tap queue 0, for queue 1 */
+    s = data_seg(false, true, 1);
+    s.sport = sport;
+    send_seg(&g[0], &s);
+    g_usleep(50 * 1000);
+    qtest_clock_step(global_qtest, INTERVAL_NS);
+    s = data_seg(false, true, 2);
+    s.sport = sport;
+    send_seg(&g[0], &s);
+    g_usleep(50 * 1000);
+
+    guest_post(&g[1], 64);
+    start = g_get_monotonic_time();
+    while (got < 2 * MSS) {
+        const uint8_t *payload;
+        size_t plen;
+        char name[160];
+
+        qtest_clock_step(global_qtest, INTERVAL_NS);
+        while (mq_poll_flow(&g[1], &p, sport)) {
+            g_assert_true(parse_tcp(p.data, p.len, name, sizeof(name),
+                                    &payload, &plen));
+            got += plen;
+            pkt_free(&p);
+        }
+        g_assert_cmpint(g_get_monotonic_time() - start, <=, RX_TIMEOUT_US);
+        g_usleep(1000);
+    }
+    g_assert_cmpint(got, ==, 2 * MSS);
+}
+
 static void rsc_test_cleanup(void *opaque)
 {
     RscTestArgs *args = opaque;
@@ -3469,6 +3565,10 @@ static void register_virtio_net_rsc_test(void)
     qos_add_test("rsc/queue-pairs", "virtio-net", test_queue_pairs, &opts);
     opts.edge.extra_device_opts = "guest_rsc_ext=on,mq=on,vectors=6,rss=on";
     qos_add_test("rsc/rss-flush", "virtio-net", test_rss_flush, &opts);
+    qos_add_test("rsc/rss-redirect", "virtio-net", test_rss_redirect, &opts);
+    opts.edge.extra_device_opts = "guest_rsc_ext=off,mq=on,vectors=6,rss=on";
+    qos_add_test("rsc/rss-redirect-off", "virtio-net", test_rss_redirect,
+                 &opts);
 
     opts.before = rsc_tap_setup;
     opts.edge.extra_device_opts = "guest_rsc_ext=on,rsc_interval=300000";
