@@ -3127,6 +3127,22 @@ static void mq_send_flow(Guest *g, Seg *segs, int from, int n,
  * fake guest has 3 buffers on each queue, too few.  False when there is
  * no multiqueue tap device (the test is skipped).
  */
+/* A fake guest on each queue of the two-queue tap, @post buffers each */
+static void mq_guests_init(Guest g[2], QVirtioNet *net, RscMqArgs *a,
+                           QGuestAllocator *alloc, unsigned post)
+{
+    int q;
+
+    for (q = 0; q < 2; q++) {
+        guest_init(&g[q], net, a->pkt, alloc, 256, MRG_BUF_SIZE);
+        g[q].raw = true;
+        g[q].vq = net->queues[2 * q];
+        g[q].avail_idx = qtest_readw(g[q].qts, g[q].vq->avail + 2);
+        g[q].used_idx = g[q].vq->last_used_idx;
+        guest_post(&g[q], post);
+    }
+}
+
 static bool mq_hold_two_units(QVirtioNet *net, RscMqArgs *a,
                               QGuestAllocator *alloc, Guest *g,
                               Seg segs[2][10], uint16_t *sport)
@@ -3141,15 +3157,8 @@ static bool mq_hold_two_units(QVirtioNet *net, RscMqArgs *a,
         return false;
     }
     set_queue_pairs(net, alloc, 2);
-    for (q = 0; q < 2; q++) {
-        guest_init(&g[q], net, a->pkt, alloc, 256, MRG_BUF_SIZE);
-        g[q].raw = true;
-        g[q].vq = net->queues[2 * q];
-        g[q].avail_idx = qtest_readw(g[q].qts, g[q].vq->avail + 2);
-        g[q].used_idx = g[q].vq->last_used_idx;
-        guest_post(&g[q], 3);
-        sport[q] = 0;
-    }
+    mq_guests_init(g, net, a, alloc, 3);
+    sport[0] = sport[1] = 0;
     /* buffers used meanwhile, also by stray frames, are posted again */
     for (k = 0; !sport[0] || !sport[1]; k++) {
         g_assert_cmpint(k, <, 64);
@@ -3315,21 +3324,13 @@ static void test_rss_flush(void *obj, void *data, QGuestAllocator *alloc)
     Seg segs[4];
     Guest g[2];
     Pkt p;
-    int q;
 
     if (a->pkt < 0) {
         g_test_skip("no multiqueue tap device (needs CAP_NET_ADMIN)");
         return;
     }
     rss_steer_all(net, alloc, 0);
-    for (q = 0; q < 2; q++) {
-        guest_init(&g[q], net, a->pkt, alloc, 256, MRG_BUF_SIZE);
-        g[q].raw = true;
-        g[q].vq = net->queues[2 * q];
-        g[q].avail_idx = qtest_readw(g[q].qts, g[q].vq->avail + 2);
-        g[q].used_idx = g[q].vq->last_used_idx;
-        guest_post(&g[q], 32);
-    }
+    mq_guests_init(g, net, a, alloc, 32);
 
     mq_send_flow(&g[0], segs, 0, 2, sport);
     g_assert_false(mq_poll_flow(&g[0], &p, sport));
@@ -3371,14 +3372,7 @@ static void test_rss_redirect(void *obj, void *data, QGuestAllocator *alloc)
         return;
     }
     set_queue_pairs(net, alloc, 2);
-    for (q = 0; q < 2; q++) {
-        guest_init(&g[q], net, a->pkt, alloc, 256, MRG_BUF_SIZE);
-        g[q].raw = true;
-        g[q].vq = net->queues[2 * q];
-        g[q].avail_idx = qtest_readw(g[q].qts, g[q].vq->avail + 2);
-        g[q].used_idx = g[q].vq->last_used_idx;
-        guest_post(&g[q], 16);
-    }
+    mq_guests_init(g, net, a, alloc, 16);
     /* a flow the tap device hands to its queue 0 */
     for (k = 0; !sport; k++) {
         g_assert_cmpint(k, <, 64);
