@@ -3127,6 +3127,29 @@ static void mq_send_flow(Guest *g, Seg *segs, int from, int n,
  * fake guest has 3 buffers on each queue, too few.  False when there is
  * no multiqueue tap device (the test is skipped).
  */
+/*
+ * Send the first segment of a flow from port @sport into the tap device
+ * and return the queue it reaches (*@s the segment, *@p the packet);
+ * buffers used meanwhile, also by stray frames, are posted again
+ */
+static int mq_probe(Guest g[2], uint16_t sport, Seg *s, Pkt *p)
+{
+    int q;
+
+    *s = data_seg(false, true, 0);
+    s->sport = sport;
+    send_seg(&g[0], s);
+    for (;;) {
+        q = mq_next_pkt(g, p);
+        guest_post(&g[q], 1);
+        if (p->len >= 36 && get16(p->data + 12) == 0x0800 &&
+            get16(p->data + 34) == sport) {
+            return q;
+        }
+        pkt_free(p);
+    }
+}
+
 /* A fake guest on each queue of the two-queue tap, @post buffers each */
 static void mq_guests_init(Guest g[2], QVirtioNet *net, RscMqArgs *a,
                            QGuestAllocator *alloc, unsigned post)
@@ -3159,21 +3182,9 @@ static bool mq_hold_two_units(QVirtioNet *net, RscMqArgs *a,
     set_queue_pairs(net, alloc, 2);
     mq_guests_init(g, net, a, alloc, 3);
     sport[0] = sport[1] = 0;
-    /* buffers used meanwhile, also by stray frames, are posted again */
     for (k = 0; !sport[0] || !sport[1]; k++) {
         g_assert_cmpint(k, <, 64);
-        s = data_seg(false, true, 0);
-        s.sport = 7100 + k;
-        send_seg(&g[0], &s);
-        for (;;) {
-            q = mq_next_pkt(g, &p);
-            guest_post(&g[q], 1);
-            if (p.len >= 36 && get16(p.data + 12) == 0x0800 &&
-                get16(p.data + 34) == s.sport) {
-                break;
-            }
-            pkt_free(&p);
-        }
+        q = mq_probe(g, 7100 + k, &s, &p);
         assert_untouched(&p, &s);
         pkt_free(&p);
         if (!sport[q]) {
@@ -3376,18 +3387,7 @@ static void test_rss_redirect(void *obj, void *data, QGuestAllocator *alloc)
     /* a flow the tap device hands to its queue 0 */
     for (k = 0; !sport; k++) {
         g_assert_cmpint(k, <, 64);
-        s = data_seg(false, true, 0);
-        s.sport = 7300 + k;
-        send_seg(&g[0], &s);
-        for (;;) {
-            q = mq_next_pkt(g, &p);
-            guest_post(&g[q], 1);
-            if (p.len >= 36 && get16(p.data + 12) == 0x0800 &&
-                get16(p.data + 34) == s.sport) {
-                break;
-            }
-            pkt_free(&p);
-        }
+        q = mq_probe(g, 7300 + k, &s, &p);
         pkt_free(&p);
         if (q == 0) {
             sport = s.sport;
