@@ -366,22 +366,29 @@ static void guest_release(Guest *g)
     qtest_clock_step(g->qts, g->release_ns);
 }
 
+/* Send a frame the engine bypasses, numbered @no */
+static void send_marker(Guest *g, uint32_t no)
+{
+    uint8_t f[60] = { 0 };
+
+    memcpy(f, guest_mac, 6);
+    memcpy(f + 6, peer_mac, 6);
+    put16(f + 12, ETH_P_MARKER);
+    put32(f + 14, no);
+    send_frame(g, f, sizeof(f));
+}
+
 /*
- * Send a frame the engine bypasses and collect what the guest gets before
- * it: when the marker is in, QEMU has processed every frame sent earlier.
+ * Send a marker and collect what the guest gets before it: when the
+ * marker is in, QEMU has processed every frame sent earlier.
  */
 static GArray *guest_sync(Guest *g)
 {
     static uint32_t marker_no;
     GArray *pkts = g_array_new(false, true, sizeof(Pkt));
-    uint8_t f[60] = { 0 };
     gint64 start = g_get_monotonic_time();
 
-    memcpy(f, guest_mac, 6);
-    memcpy(f + 6, peer_mac, 6);
-    put16(f + 12, ETH_P_MARKER);
-    put32(f + 14, ++marker_no);
-    send_frame(g, f, sizeof(f));
+    send_marker(g, ++marker_no);
     if (g->release_ns) {
         guest_release(g);
     }
@@ -1108,7 +1115,6 @@ static void resume_without_kick(QVirtioNet *net, void *data,
     Guest g;
     Seg a[2], b[2];
     GArray *pkts;
-    uint8_t f[60] = { 0 };
     int i;
 
     guest_init(&g, net, ((RscTestArgs *)data)->sv[0], alloc, 256,
@@ -1130,11 +1136,7 @@ static void resume_without_kick(QVirtioNet *net, void *data,
     /* A's unit is due and refused: no buffers */
     qtest_clock_step(g.qts, INTERVAL_NS / 2);
     /* a frame that finds the engine stalled waits in the net queue */
-    memcpy(f, guest_mac, 6);
-    memcpy(f + 6, peer_mac, 6);
-    put16(f + 12, ETH_P_MARKER);
-    put32(f + 14, 0xffff0000);
-    send_frame(&g, f, sizeof(f));
+    send_marker(&g, 0xffff0000);
     guest_wait_read(&g);
 
     guest_post_kick(&g, 64, false);
@@ -3369,7 +3371,6 @@ static void test_rss_redirect(void *obj, void *data, QGuestAllocator *alloc)
 {
     QVirtioNet *net = obj;
     RscMqArgs *a = data;
-    uint8_t marker[60] = { 0 };
     uint16_t sport = 0;
     size_t got = 0;
     gint64 start;
@@ -3396,11 +3397,8 @@ static void test_rss_redirect(void *obj, void *data, QGuestAllocator *alloc)
 
     /* everything to queue 1, whose ring the guest then lets run empty */
     rss_steer_all(net, alloc, 1);
-    memcpy(marker, guest_mac, 6);
-    memcpy(marker + 6, peer_mac, 6);
-    put16(marker + 12, ETH_P_MARKER);
     while ((uint16_t)(g[1].avail_idx - g[1].used_idx)) {
-        send_frame(&g[1], marker, sizeof(marker));
+        send_marker(&g[1], 0);
         g_assert_true(mq_next_pkt(g, &p) == 1);
         pkt_free(&p);
     }
