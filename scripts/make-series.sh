@@ -54,7 +54,7 @@ for step in "$ROOT"/series/[0-9]*/; do
     fi
     if [ -s "$step/edits.diff" ]; then
         pgit apply --cached "$step/edits.diff" ||
-            die "$name/edits.diff does not apply on top of the previous steps"
+            die "$name/edits.diff does not apply on top of the previous steps (QEMU $(cat "$PRISTINE/VERSION"))"
     fi
     tree=$(pgit write-tree)
     [ "$tree" != "$(pgit rev-parse "$parent^{tree}")" ] ||
@@ -81,6 +81,16 @@ for p in "$out"/*.patch; do
     cmp -s "$p" "$ROOT/patches/$(basename "$p")" || cp "$p" "$ROOT/patches/"
 done
 rm -rf "$out"
+# The QEMU source the patches were made against: Debian moves the 10.0.x
+# point release, and .ci/run tells a moved base from a stale patches/
+printf '%s\n' "# QEMU source of these patches (written by scripts/make-series.sh)" \
+    "version $(cat "$PRISTINE/VERSION")" \
+    "tree $(pgit rev-parse "$base^{tree}")" > "$ROOT/patches/BASE.new"
+if cmp -s "$ROOT/patches/BASE.new" "$ROOT/patches/BASE"; then
+    rm -f "$ROOT/patches/BASE.new"
+else
+    mv "$ROOT/patches/BASE.new" "$ROOT/patches/BASE"
+fi
 
 # Worktree build/qemu-series on branch "series" at the new tip
 unset GIT_INDEX_FILE
