@@ -660,33 +660,6 @@ static void test_psh(void *obj, void *data, QGuestAllocator *alloc)
     pkts_free(pkts);
 }
 
-/* 60 segments: several packets, none past 65535 bytes of IP datagram */
-static void test_limit(void *obj, void *data, QGuestAllocator *alloc)
-{
-    Guest g;
-    Seg segs[60];
-    GArray *pkts;
-    int first = 0;
-    guint n;
-
-    guest_init(&g, obj, ((RscTestArgs *)data)->sv[0], alloc, 256, MRG_BUF_SIZE);
-    guest_post(&g, 200);
-    send_data_segs(&g, segs, 0, 60, false, true);
-    pkts = guest_step(&g, INTERVAL_NS);
-    g_assert_cmpint(pkts->len, ==, 2);
-    for (n = 0; n < pkts->len; n++) {
-        Pkt *p = &g_array_index(pkts, Pkt, n);
-        /* as many segments as fit with IPv4 and TCP headers, timestamps */
-        int count = n ? 60 - first : (65535 - 20 - 32) / MSS;
-
-        assert_coalesced(p, segs, first, first + count - 1);
-        g_assert_cmpint(p->len - 14, <=, 65535);
-        first += count;
-    }
-    g_assert_cmpint(first, ==, 60);
-    pkts_free(pkts);
-}
-
 /* The QOM path of the test's virtio-net-pci, which qos adds without id */
 static char *device_path(void)
 {
@@ -737,6 +710,34 @@ static void rsc_wait_received(int64_t n)
         g_assert_cmpint(g_get_monotonic_time() - start, <=, RX_TIMEOUT_US);
         g_usleep(1000);
     }
+}
+
+/* 60 segments: several packets, none past 65535 bytes of IP datagram */
+static void test_limit(void *obj, void *data, QGuestAllocator *alloc)
+{
+    Guest g;
+    Seg segs[60];
+    GArray *pkts;
+    int first = 0;
+    guint n;
+
+    guest_init(&g, obj, ((RscTestArgs *)data)->sv[0], alloc, 256, MRG_BUF_SIZE);
+    guest_post(&g, 200);
+    send_data_segs(&g, segs, 0, 60, false, true);
+    pkts = guest_step(&g, INTERVAL_NS);
+    g_assert_cmpint(pkts->len, ==, 2);
+    for (n = 0; n < pkts->len; n++) {
+        Pkt *p = &g_array_index(pkts, Pkt, n);
+        /* as many segments as fit with IPv4 and TCP headers, timestamps */
+        int count = n ? 60 - first : (65535 - 20 - 32) / MSS;
+
+        assert_coalesced(p, segs, first, first + count - 1);
+        g_assert_cmpint(p->len - 14, <=, 65535);
+        first += count;
+    }
+    g_assert_cmpint(first, ==, 60);
+    g_assert_cmpint(rsc_stat("size-limit"), ==, 1);
+    pkts_free(pkts);
 }
 
 /*
@@ -793,6 +794,70 @@ static void test_ring_full(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmpint(first, ==, 40);
 }
 
+/*
+ * What closes units shows in the counters: a window update absorbed, a
+ * duplicate ACK, a FIN and a bad TCP checksum each closing a unit
+ */
+static void stats_exceptions(Guest *g)
+{
+    static const char *const names[] = {
+        "window-updates", "dup-acks", "finalized", "aborts",
+        "coalesce-events",
+    };
+    int64_t before[G_N_ELEMENTS(names)];
+    uint8_t f[14 + 20 + 32 + MSS];
+    Seg seg[4], wu, fin;
+    GArray *pkts;
+    size_t len;
+    int i;
+
+    for (i = 0; i < G_N_ELEMENTS(names); i++) {
+        before[i] = rsc_stat(names[i]);
+    }
+    /* a unit, a window update it absorbs, then the same ACK again */
+    seg[0] = data_seg(false, true, 4);
+    wu = seg[0];
+    wu.seq += MSS;
+    wu.len = 0;
+    wu.win += 10;
+    send_seg(g, &seg[0]);
+    send_seg(g, &wu);
+    send_seg(g, &wu);
+    /* a unit closed by a FIN */
+    seg[1] = data_seg(false, true, 5);
+    fin = data_seg(false, true, 6);
+    fin.flags = F_FIN | F_ACK;
+    send_seg(g, &seg[1]);
+    send_seg(g, &fin);
+    /* a unit closed by a segment whose TCP checksum is wrong */
+    seg[2] = data_seg(false, true, 7);
+    seg[3] = data_seg(false, true, 8);
+    send_seg(g, &seg[2]);
+    len = build_frame(f, &seg[3]);
+    f[len - 1] ^= 0xff;
+    send_frame(g, f, len);
+
+    pkts = guest_sync(g);
+    /* each unit, then what closed it; the first took the new window */
+    g_assert_cmpint(pkts->len, ==, 6);
+    seg[0].win = wu.win;
+    assert_coalesced(&g_array_index(pkts, Pkt, 0), seg, 0, 0);
+    assert_untouched(&g_array_index(pkts, Pkt, 1), &wu);
+    assert_untouched(&g_array_index(pkts, Pkt, 2), &seg[1]);
+    assert_untouched(&g_array_index(pkts, Pkt, 3), &fin);
+    assert_untouched(&g_array_index(pkts, Pkt, 4), &seg[2]);
+    g_assert_cmpmem(g_array_index(pkts, Pkt, 5).data,
+                    g_array_index(pkts, Pkt, 5).len, f, len);
+    pkts_free(pkts);
+
+    g_assert_cmpint(rsc_stat("window-updates"), ==, before[0] + 1);
+    g_assert_cmpint(rsc_stat("dup-acks"), ==, before[1] + 1);
+    g_assert_cmpint(rsc_stat("finalized"), ==, before[2] + 3);
+    g_assert_cmpint(rsc_stat("aborts"), ==, before[3] + 2);
+    /* no unit had two data segments */
+    g_assert_cmpint(rsc_stat("coalesce-events"), ==, before[4]);
+}
+
 static void test_stats(void *obj, void *data, QGuestAllocator *alloc)
 {
     Guest g;
@@ -826,6 +891,8 @@ static void test_stats(void *obj, void *data, QGuestAllocator *alloc)
     /* the members of VirtioNetRscStats, and no others */
     g_assert_cmpint(qdict_size(st), ==, 15);
     qobject_unref(rsp);
+
+    stats_exceptions(&g);
 }
 
 /* Data held when the VM stops reaches the guest, intact, by the time it runs */
