@@ -185,6 +185,7 @@ typedef struct Guest {
     QVirtQueue *vq;
     int sock;
     bool raw;           /* sock is an AF_PACKET socket on a tap interface */
+    bool vnet_hdr;      /* ... with PACKET_VNET_HDR: frames need a header */
     int64_t release_ns; /* a filter-buffer holds frames this long, or 0 */
     uint64_t mem;
     uint32_t nbufs;
@@ -210,6 +211,7 @@ static void guest_init(Guest *g, QVirtioNet *net, int sock,
     g->vq = net->queues[0];
     g->sock = sock;
     g->raw = false;
+    g->vnet_hdr = false;
     g->release_ns = 0;
     g->nbufs = nbufs;
     g->buf_size = buf_size;
@@ -307,6 +309,19 @@ static void pkt_free(Pkt *p)
     p->data = NULL;
 }
 
+/* Into the tap interface, with the virtio-net header the backend is to give */
+static void send_frame_hdr(Guest *g, const struct virtio_net_hdr *h,
+                           const uint8_t *f, size_t len)
+{
+    struct iovec iov[] = {
+        { .iov_base = (void *)h, .iov_len = sizeof(*h) },
+        { .iov_base = (void *)f, .iov_len = len },
+    };
+
+    g_assert_true(g->raw && g->vnet_hdr);
+    g_assert_cmpint(writev(g->sock, iov, 2), ==, sizeof(*h) + len);
+}
+
 static void send_frame(Guest *g, const uint8_t *f, size_t len)
 {
     uint32_t be_len = htonl(len);
@@ -315,6 +330,12 @@ static void send_frame(Guest *g, const uint8_t *f, size_t len)
         { .iov_base = (void *)f, .iov_len = len },
     };
 
+    if (g->vnet_hdr) {
+        struct virtio_net_hdr none = { 0 };
+
+        send_frame_hdr(g, &none, f, len);
+        return;
+    }
     if (g->raw) {
         g_assert_cmpint(send(g->sock, f, len, 0), ==, len);
         return;
@@ -3541,6 +3562,133 @@ static void test_rss_redirect(void *obj, void *data, QGuestAllocator *alloc)
     }
 }
 
+/*
+ * The backend's virtio-net header counts.  A tap device hands QEMU what an
+ * AF_PACKET socket with PACKET_VNET_HDR sent into it, with the header the
+ * sender gave (the kernel keeps NEEDS_CSUM and GSO when QEMU turned the
+ * tap's offloads on, as it does for this guest).
+ */
+
+/*
+ * Frame of @s as a sender that leaves the TCP checksum to the NIC sends
+ * it: NEEDS_CSUM, the pseudo-header sum in the checksum field; TCP GSO
+ * when it is longer than an MSS.  Returns its length, *@h its header.
+ */
+static size_t partial_frame(uint8_t *f, const Seg *s, struct virtio_net_hdr *h)
+{
+    size_t len = build_frame(f, s), l4 = 14 + 20;
+    uint32_t sum = csum_add(0, f + 14 + 12, 8) + 6 + (len - l4);
+
+    put16(f + l4 + 16, ~csum_finish(sum));
+    *h = (struct virtio_net_hdr) {
+        .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+        .csum_start = cpu_to_le16(l4),
+        .csum_offset = cpu_to_le16(16),
+    };
+    if (s->len > MSS) {
+        h->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+        h->gso_size = cpu_to_le16(MSS);
+        h->hdr_len = cpu_to_le16(l4 + 32);
+    }
+    return len;
+}
+
+static void send_partial(Guest *g, const Seg *s)
+{
+    uint8_t f[14 + 20 + 32 + 3 * MSS];
+    struct virtio_net_hdr h;
+    size_t len;
+
+    g_assert_cmpint(s->len, <=, 3 * MSS);
+    len = partial_frame(f, s, &h);
+    send_frame_hdr(g, &h, f, len);
+}
+
+/* The one packet of the flow from port @sport in @pkts */
+static const Pkt *flow_pkt(GArray *pkts, uint16_t sport)
+{
+    const Pkt *found = NULL;
+    guint i;
+
+    for (i = 0; i < pkts->len; i++) {
+        const Pkt *p = &g_array_index(pkts, Pkt, i);
+
+        if (p->len >= 36 && get16(p->data + 34) == sport) {
+            g_assert_null(found);
+            found = p;
+        }
+    }
+    g_assert_nonnull(found);
+    return found;
+}
+
+/* @p is @s as partial_frame() made it, with flags @flags and @segments */
+static void assert_partial(const Pkt *p, const Seg *s, uint8_t flags,
+                           uint16_t segments)
+{
+    uint8_t f[14 + 20 + 32 + 3 * MSS];
+    struct virtio_net_hdr h;
+    size_t len = partial_frame(f, s, &h);
+
+    g_assert_cmphex(p->hdr.flags, ==, flags);
+    g_assert_cmpint(p->hdr.gso_type, ==, h.gso_type);
+    g_assert_cmpint(p->hdr.gso_size, ==, le16_to_cpu(h.gso_size));
+    if (flags & VIRTIO_NET_HDR_F_RSC_INFO) {
+        g_assert_cmpint(p->hdr.csum_start, ==, segments);
+        g_assert_cmpint(p->hdr.csum_offset, ==, 0);
+    } else {
+        g_assert_cmpint(p->hdr.csum_start, ==, le16_to_cpu(h.csum_start));
+        g_assert_cmpint(p->hdr.csum_offset, ==, le16_to_cpu(h.csum_offset));
+    }
+    g_assert_cmpmem(p->data, p->len, f, len);
+}
+
+static void test_backend_hdr(void *obj, void *data, QGuestAllocator *alloc)
+{
+    RscMqArgs *a = data;
+    Seg segs[2], lone, gso;
+    GArray *pkts;
+    Guest g;
+    int one = 1;
+
+    if (a->pkt < 0) {
+        g_test_skip("no tap device (needs CAP_NET_ADMIN)");
+        return;
+    }
+#ifdef CONFIG_LINUX
+    g_assert_cmpint(setsockopt(a->pkt, SOL_PACKET, PACKET_VNET_HDR, &one,
+                               sizeof(one)), ==, 0);
+#endif
+    guest_init(&g, obj, a->pkt, alloc, 256, MRG_BUF_SIZE);
+    g.raw = true;
+    g.vnet_hdr = true;
+    guest_post(&g, 64);
+
+    /* NEEDS_CSUM vouches for the payload: these join, with a valid sum */
+    segs[0] = data_seg(false, true, 0);
+    segs[1] = data_seg(false, true, 1);
+    send_partial(&g, &segs[0]);
+    send_partial(&g, &segs[1]);
+    /* alone, a segment keeps its header and its checksum field */
+    lone = data_seg(false, true, 0);
+    lone.sport = 6001;
+    send_partial(&g, &lone);
+    /* a TCP GSO packet of three segments: RSC_INFO, 3 */
+    gso = data_seg(false, true, 0);
+    gso.sport = 6002;
+    gso.len = 3 * MSS;
+    send_partial(&g, &gso);
+
+    pkts = guest_step(&g, INTERVAL_NS);
+    g_assert_cmpint(pkts->len, ==, 3);
+    assert_coalesced(flow_pkt(pkts, 5001), segs, 0, 1);
+    assert_partial(flow_pkt(pkts, 6001), &lone, VIRTIO_NET_HDR_F_NEEDS_CSUM,
+                   0);
+    assert_partial(flow_pkt(pkts, 6002), &gso, VIRTIO_NET_HDR_F_NEEDS_CSUM |
+                   VIRTIO_NET_HDR_F_RSC_INFO, 3);
+    pkts_free(pkts);
+}
+
 static void rsc_test_cleanup(void *opaque)
 {
     RscTestArgs *args = opaque;
@@ -3583,6 +3731,11 @@ static void *rsc_buffered_setup(GString *cmd_line, void *arg)
  * RSC_E2E_TRACES: pcap files separated by ':', RSC_E2E_OUT: report file,
  * RSC_E2E_REPEAT: times each trace is sent (default 1).
  */
+static void *rsc_tap1_setup(GString *cmd_line, void *arg)
+{
+    return rsc_tap_args(cmd_line, 1);
+}
+
 static void *rsc_tap_setup(GString *cmd_line, void *arg)
 {
     return rsc_tap_args(cmd_line, g_getenv("RSC_E2E_TRACES") ? 1 : 0);
@@ -3670,6 +3823,11 @@ static void register_virtio_net_rsc_test(void)
     qos_add_test("rsc/rss-redirect", "virtio-net", test_rss_redirect, &opts);
     opts.edge.extra_device_opts = "guest_rsc_ext=off,mq=on,vectors=6,rss=on";
     qos_add_test("rsc/rss-redirect-off", "virtio-net", test_rss_redirect,
+                 &opts);
+
+    opts.before = rsc_tap1_setup;
+    opts.edge.extra_device_opts = "guest_rsc_ext=on";
+    qos_add_test("rsc/backend-header", "virtio-net", test_backend_hdr,
                  &opts);
 
     opts.before = rsc_tap_setup;
