@@ -1654,6 +1654,44 @@ static void test_off(void *obj, void *data, QGuestAllocator *alloc)
     expect_alone(&g, segs, 3);
 }
 
+/*
+ * rsc_max_flows=2 bounds what a sender of many flows makes the device
+ * hold: each new flow beyond two delivers the oldest unit at once, and
+ * memory grows by two units' buffers at most
+ */
+static void test_flow_bound(void *obj, void *data, QGuestAllocator *alloc)
+{
+    uint8_t f[14 + 20 + 32 + MSS];
+    int64_t memory = rsc_stat("memory");
+    Seg segs[20];
+    GArray *pkts;
+    Guest g;
+    int i;
+
+    guest_start(&g, obj, data, alloc);
+    for (i = 0; i < 20; i++) {
+        segs[i] = data_seg(false, true, 0);
+        segs[i].sport = 6000 + i;
+        send_seg(&g, &segs[i]);
+    }
+    pkts = guest_sync(&g);
+    g_assert_cmpint(pkts->len, ==, 18);
+    for (i = 0; i < 18; i++) {
+        assert_untouched(&g_array_index(pkts, Pkt, i), &segs[i]);
+    }
+    pkts_free(pkts);
+    g_assert_cmpint(rsc_stat("evictions"), ==, 18);
+    /* a buffer grows by doubling: less than twice the frame it holds */
+    g_assert_cmpint(rsc_stat("memory") - memory, <=,
+                    2 * 2 * build_frame(f, &segs[0]));
+
+    pkts = guest_step(&g, INTERVAL_NS);
+    g_assert_cmpint(pkts->len, ==, 2);
+    assert_untouched(&g_array_index(pkts, Pkt, 0), &segs[18]);
+    assert_untouched(&g_array_index(pkts, Pkt, 1), &segs[19]);
+    pkts_free(pkts);
+}
+
 /* Without mergeable buffers a coalesced packet fills one big buffer */
 static void test_no_mrg(void *obj, void *data, QGuestAllocator *alloc)
 {
@@ -3830,6 +3868,9 @@ static void register_virtio_net_rsc_test(void)
     qos_add_test("rsc/e2e-off", "virtio-net", test_e2e, &opts);
 
     opts.before = rsc_test_setup;
+    opts.edge.extra_device_opts = "guest_rsc_ext=on,rsc_max_flows=2";
+    qos_add_test("rsc/flow-bound", "virtio-net", test_flow_bound, &opts);
+
     opts.edge.extra_device_opts = "guest_rsc_ext=on,mrg_rxbuf=off";
     qos_add_test("rsc/no-mergeable", "virtio-net", test_no_mrg, &opts);
 
