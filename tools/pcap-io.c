@@ -18,17 +18,21 @@
 #define PCAPNG_MAGIC            0x0a0d0d0au
 #define PCAP_FILE_HDR_LEN       24
 #define PCAP_REC_HDR_LEN        16
-/* Largest record accepted, whatever the file header's snaplen says */
-#define PCAP_MAX_RECORD         (1u << 20)
 
+/*
+ * The file is read, not mapped: a file truncated while it is read (by
+ * another process, or because it is also an output) then shows as a
+ * truncated record instead of SIGBUS.  Only the current record is held.
+ */
 struct PcapReader {
     char *path;
-    GMappedFile *map;
-    const uint8_t *data;
-    size_t size;
-    size_t off;
+    FILE *f;
+    uint8_t *buf;
+    size_t buf_size;
+    uint64_t off;               /* file offset of the next record */
     bool swap;
     bool nsec;
+    uint32_t snaplen;
     uint32_t linktype;
     uint64_t index;
 };
@@ -61,13 +65,34 @@ static uint16_t pcap_ld16(const PcapReader *r, const uint8_t *p)
     return r->swap ? GUINT16_SWAP_LE_BE(v) : v;
 }
 
+/*
+ * Read @len bytes.  Returns the number read, short only at the end of the
+ * file; -1 with @errp set on a read error.
+ */
+static ssize_t pcap_read(PcapReader *r, void *p, size_t len, GError **errp)
+{
+    size_t n = fread(p, 1, len, r->f);
+
+    if (n < len && ferror(r->f)) {
+        int err = errno ? errno : EIO;
+
+        g_set_error(errp, G_FILE_ERROR, g_file_error_from_errno(err),
+                    "%s: read error at offset %" PRIu64 ": %s", r->path,
+                    r->off, g_strerror(err));
+        return -1;
+    }
+    return n;
+}
+
 PcapReader *pcap_reader_open(const char *path, GError **errp)
 {
-    GMappedFile *map;
+    uint8_t hdr[PCAP_FILE_HDR_LEN];
     PcapReader *r;
     uint32_t magic;
     uint16_t major;
     struct stat st;
+    ssize_t n;
+    FILE *f;
     int fd;
 
     fd = open(path, O_RDONLY);
@@ -77,30 +102,46 @@ PcapReader *pcap_reader_open(const char *path, GError **errp)
                     "%s: %s", path, g_strerror(err));
         return NULL;
     }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        g_set_error(errp, pcap_io_quark(), 0, "%s: not a regular file",
-                    path);
+    if (fstat(fd, &st) < 0) {
+        int err = errno;
+        g_set_error(errp, G_FILE_ERROR, g_file_error_from_errno(err),
+                    "%s: %s", path, g_strerror(err));
         close(fd);
         return NULL;
     }
-    map = g_mapped_file_new_from_fd(fd, FALSE, errp);
-    close(fd);
-    if (!map) {
+    if (!S_ISREG(st.st_mode)) {
+        g_set_error(errp, pcap_io_quark(), 0, "%s: %s", path,
+                    S_ISDIR(st.st_mode) ? "is a directory"
+                                        : "not a regular file");
+        close(fd);
         return NULL;
     }
+    f = fdopen(fd, "rb");
+    if (!f) {
+        int err = errno;
+        g_set_error(errp, G_FILE_ERROR, g_file_error_from_errno(err),
+                    "%s: %s", path, g_strerror(err));
+        close(fd);
+        return NULL;
+    }
+    setvbuf(f, NULL, _IOFBF, 1 << 18);
     r = g_new0(PcapReader, 1);
     r->path = g_strdup(path);
-    r->map = map;
-    r->data = (const uint8_t *)g_mapped_file_get_contents(map);
-    r->size = g_mapped_file_get_length(map);
+    r->f = f;
+    r->buf_size = 2048;
+    r->buf = g_malloc(r->buf_size);
 
-    if (r->size < PCAP_FILE_HDR_LEN) {
-        g_set_error(errp, pcap_io_quark(), 0,
-                    "%s: too short for a pcap file header (%zu bytes)",
-                    path, r->size);
+    n = pcap_read(r, hdr, sizeof(hdr), errp);
+    if (n < 0) {
         goto fail;
     }
-    memcpy(&magic, r->data, 4);
+    if (n < PCAP_FILE_HDR_LEN) {
+        g_set_error(errp, pcap_io_quark(), 0,
+                    "%s: too short for a pcap file header (%zd bytes)",
+                    path, n);
+        goto fail;
+    }
+    memcpy(&magic, hdr, 4);
     if (magic == PCAP_MAGIC_USEC || magic == PCAP_MAGIC_NSEC) {
         r->swap = false;
     } else if (GUINT32_SWAP_LE_BE(magic) == PCAP_MAGIC_USEC ||
@@ -114,18 +155,20 @@ PcapReader *pcap_reader_open(const char *path, GError **errp)
         goto fail;
     } else {
         g_set_error(errp, pcap_io_quark(), 0,
-                    "%s: not a pcap file (magic 0x%08x)", path, magic);
+                    "%s: not a pcap file (starts with %02x %02x %02x %02x)",
+                    path, hdr[0], hdr[1], hdr[2], hdr[3]);
         goto fail;
     }
     r->nsec = magic == PCAP_MAGIC_NSEC;
-    major = pcap_ld16(r, r->data + 4);
+    major = pcap_ld16(r, hdr + 4);
     if (major != 2) {
         g_set_error(errp, pcap_io_quark(), 0,
                     "%s: unsupported pcap version %u", path, major);
         goto fail;
     }
+    r->snaplen = pcap_ld32(r, hdr + 16);
     /* the upper bits of the link type field carry FCS information */
-    r->linktype = pcap_ld32(r, r->data + 20) & 0xffff;
+    r->linktype = pcap_ld32(r, hdr + 20) & 0xffff;
     r->off = PCAP_FILE_HDR_LEN;
     return r;
 
@@ -144,19 +187,34 @@ bool pcap_reader_nsec(const PcapReader *r)
     return r->nsec;
 }
 
+static void G_GNUC_PRINTF(3, 4) pcap_record_error(PcapReader *r,
+                                                  GError **errp,
+                                                  const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_set_error(errp, pcap_io_quark(), 0, "%s: record %" PRIu64
+                " at offset %" PRIu64 ": %s", r->path, r->index, r->off,
+                msg);
+}
+
 int pcap_reader_next(PcapReader *r, PcapFrame *f, GError **errp)
 {
-    const uint8_t *h = r->data + r->off;
-    size_t left = r->size - r->off;
+    uint8_t h[PCAP_REC_HDR_LEN];
     uint32_t sec, frac, incl, orig;
+    ssize_t n;
 
-    if (left == 0) {
-        return 0;
+    n = pcap_read(r, h, sizeof(h), errp);
+    if (n <= 0) {
+        return n;
     }
-    if (left < PCAP_REC_HDR_LEN) {
-        g_set_error(errp, pcap_io_quark(), 0,
-                    "%s: record %" PRIu64 " at offset %zu: truncated header",
-                    r->path, r->index, r->off);
+    if (n < PCAP_REC_HDR_LEN) {
+        pcap_record_error(r, errp, "truncated header (%zd of %d bytes)",
+                          n, PCAP_REC_HDR_LEN);
         return -1;
     }
     sec = pcap_ld32(r, h);
@@ -164,29 +222,47 @@ int pcap_reader_next(PcapReader *r, PcapFrame *f, GError **errp)
     incl = pcap_ld32(r, h + 8);
     orig = pcap_ld32(r, h + 12);
     if (frac >= (r->nsec ? 1000000000u : 1000000u)) {
-        g_set_error(errp, pcap_io_quark(), 0,
-                    "%s: record %" PRIu64 " at offset %zu: invalid "
-                    "timestamp fraction %u", r->path, r->index, r->off, frac);
+        pcap_record_error(r, errp, "invalid timestamp fraction %u", frac);
         return -1;
     }
+    /* checked before anything is allocated for the record */
     if (incl > PCAP_MAX_RECORD) {
-        g_set_error(errp, pcap_io_quark(), 0,
-                    "%s: record %" PRIu64 " at offset %zu: invalid length "
-                    "%u", r->path, r->index, r->off, incl);
+        pcap_record_error(r, errp, "captured length %u exceeds the "
+                          "largest record accepted (%u)", incl,
+                          PCAP_MAX_RECORD);
         return -1;
     }
-    if (incl > left - PCAP_REC_HDR_LEN) {
-        g_set_error(errp, pcap_io_quark(), 0,
-                    "%s: record %" PRIu64 " at offset %zu: truncated "
-                    "(%u bytes announced, %zu present)", r->path, r->index,
-                    r->off, incl, left - PCAP_REC_HDR_LEN);
+    if (r->snaplen && incl > r->snaplen) {
+        pcap_record_error(r, errp, "captured length %u exceeds the "
+                          "file's snaplen %u", incl, r->snaplen);
+        return -1;
+    }
+    if (orig < incl) {
+        pcap_record_error(r, errp, "original length %u is less than the "
+                          "captured length %u", orig, incl);
+        return -1;
+    }
+    if (incl > r->buf_size) {
+        r->buf_size = MAX(incl, r->buf_size * 2);
+        r->buf_size = MIN(r->buf_size, PCAP_MAX_RECORD);
+        r->buf = g_realloc(r->buf, r->buf_size);
+    }
+    n = pcap_read(r, r->buf, incl, errp);
+    if (n < 0) {
+        return -1;
+    }
+    if (n < incl) {
+        pcap_record_error(r, errp, "truncated (%u bytes announced, %zd "
+                          "present)", incl, n);
         return -1;
     }
     f->time_ns = (int64_t)sec * 1000000000 +
                  (r->nsec ? frac : (int64_t)frac * 1000);
-    f->data = h + PCAP_REC_HDR_LEN;
+    f->data = r->buf;
     f->len = incl;
-    f->orig_len = MAX(orig, incl);
+    f->orig_len = orig;
+    f->index = r->index;
+    f->offset = r->off;
     r->off += PCAP_REC_HDR_LEN + incl;
     r->index++;
     return 1;
@@ -197,7 +273,8 @@ void pcap_reader_close(PcapReader *r)
     if (!r) {
         return;
     }
-    g_mapped_file_unref(r->map);
+    fclose(r->f);
+    g_free(r->buf);
     g_free(r->path);
     g_free(r);
 }

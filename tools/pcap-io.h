@@ -12,20 +12,28 @@
 #define PCAP_LINKTYPE_ETHERNET  1
 /* Snapshot length written by PcapWriter: any coalesced frame fits */
 #define PCAP_WRITER_SNAPLEN     262144
+/*
+ * Largest record the reader accepts, whatever the file header's snaplen
+ * says: a corrupt length is refused before anything is allocated for it
+ */
+#define PCAP_MAX_RECORD         (1u << 20)
 
 typedef struct PcapFrame {
     int64_t time_ns;        /* capture time, nanoseconds since the epoch */
-    const uint8_t *data;    /* valid until the reader is closed */
+    const uint8_t *data;    /* valid until the next record is read */
     uint32_t len;           /* bytes captured */
-    uint32_t orig_len;      /* bytes on the wire */
+    uint32_t orig_len;      /* bytes on the wire, >= len */
+    uint64_t index;         /* record number, from 0 */
+    uint64_t offset;        /* file offset of its record header */
 } PcapFrame;
 
 typedef struct PcapReader PcapReader;
 typedef struct PcapWriter PcapWriter;
 
 /*
- * Map @path and check its file header (either byte order, microsecond or
- * nanosecond timestamps).  Returns NULL with @errp set on failure.
+ * Open the regular file @path and check its file header (either byte
+ * order, microsecond or nanosecond timestamps).  Returns NULL with @errp
+ * set on failure.
  */
 PcapReader *pcap_reader_open(const char *path, GError **errp);
 uint32_t pcap_reader_linktype(const PcapReader *r);
@@ -33,7 +41,11 @@ bool pcap_reader_nsec(const PcapReader *r);
 
 /*
  * Next record: 1 and @f filled, 0 at the end of the file, -1 with @errp set
- * if the record is invalid (truncated, bad length or timestamp).
+ * if the record is invalid (truncated; captured length above
+ * PCAP_MAX_RECORD, above the file's snaplen unless that is 0, or above the
+ * original length; timestamp fraction out of range) or cannot be read.
+ * A record whose original length exceeds its captured length (cut by the
+ * snaplen) is returned as it is: the caller decides.
  */
 int pcap_reader_next(PcapReader *r, PcapFrame *f, GError **errp);
 void pcap_reader_close(PcapReader *r);

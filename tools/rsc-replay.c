@@ -20,6 +20,7 @@
 #include <inttypes.h>
 #include <arpa/inet.h>
 #include <locale.h>
+#include <sys/stat.h>
 #include "qemu/bswap.h"
 #include "net/rsc.h"
 #include "pcap-io.h"
@@ -93,7 +94,7 @@ typedef struct Replay {
     FILE *out_json;
 
     uint64_t frames_in;
-    uint64_t truncated_in;
+    uint64_t clamped_in;        /* stamped before the frame before them */
     uint64_t non_tcp_in;
     uint64_t zero_in;
     uint64_t data_in;
@@ -290,9 +291,6 @@ static void replay_input(Replay *r, const PcapFrame *fr)
     Flow *f;
 
     r->frames_in++;
-    if (fr->len < fr->orig_len) {
-        r->truncated_in++;
-    }
     if (!parse_tcp(fr->data, fr->len, &t)) {
         r->non_tcp_in++;
         return;
@@ -778,6 +776,36 @@ static int usage_error(GOptionContext *ctx, const char *fmt, ...)
     return EXIT_BAD_INPUT;
 }
 
+/*
+ * Parse the value @s of option @name, if given, as a decimal integer in
+ * @min..@max: an optional sign and digits, no base prefix, no blanks.
+ * Returns NULL, or what is wrong (to be freed).
+ */
+static char *parse_num(const char *name, const char *s, int64_t min,
+                       int64_t max, int64_t *v)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (!s || g_ascii_string_to_signed(s, 10, min, max, v, &err)) {
+        return NULL;
+    }
+    if (!g_error_matches(err, G_NUMBER_PARSER_ERROR,
+                         G_NUMBER_PARSER_ERROR_OUT_OF_BOUNDS)) {
+        return g_strdup_printf("%s '%s': not a decimal integer", name, s);
+    }
+    return g_strdup_printf("%s %s: out of range (%" PRId64 "..%" PRId64
+                           ")", name, s, min, max);
+}
+
+/* Whether @a and @b name the same existing file */
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+
+    return !stat(a, &sa) && !stat(b, &sb) &&
+           sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 int main(int argc, char **argv)
 {
     Replay r = {
@@ -785,27 +813,45 @@ int main(int argc, char **argv)
         .max_flows = NET_RSC_DEFAULT_FLOWS,
     };
     g_autofree char *mode = NULL;
+    g_autofree char *interval_ns = NULL;
+    g_autofree char *max_flows = NULL;
+    g_autofree char *refuse_every = NULL;
+    g_autofree char *expect = NULL;
     g_autofree char *out_pcap = NULL;
     g_autofree char *out_json = NULL;
+    g_autofree char *bad = NULL;
     g_auto(GStrv) files = NULL;
-    gint64 expect_data_out = -1;
+    int64_t expect_data_out = -1;
+    int64_t max_flows_n = NET_RSC_DEFAULT_FLOWS;
+    const struct {
+        const char *name;
+        char **s;
+        int64_t min, max;
+        int64_t *v;
+    } nums[] = {
+        { "--interval-ns", &interval_ns, 0, INT64_MAX, &r.interval_ns },
+        { "--max-flows", &max_flows, 1, NET_RSC_MAX_FLOWS, &max_flows_n },
+        { "--refuse-every", &refuse_every, 0, INT64_MAX, &r.refuse_every },
+        { "--expect-data-packets", &expect, 0, INT64_MAX,
+          &expect_data_out },
+    };
     GOptionEntry entries[] = {
         { "mode", 0, 0, G_OPTION_ARG_STRING, &mode,
           "Rules and header contract: rsc-ext (default, Windows' RSC) or "
           "gso (plain GSO packets for other guests)", "MODE" },
-        { "interval-ns", 0, 0, G_OPTION_ARG_INT64, &r.interval_ns,
+        { "interval-ns", 0, 0, G_OPTION_ARG_STRING, &interval_ns,
           "Longest wait of a unit (default "
           G_STRINGIFY(NET_RSC_DEFAULT_INTERVAL_NS) ")", "N" },
-        { "max-flows", 0, 0, G_OPTION_ARG_INT, &r.max_flows,
+        { "max-flows", 0, 0, G_OPTION_ARG_STRING, &max_flows,
           "Units held at once, 1.." G_STRINGIFY(NET_RSC_MAX_FLOWS)
           " (default " G_STRINGIFY(NET_RSC_DEFAULT_FLOWS) ")", "N" },
         { "out-pcap", 0, 0, G_OPTION_ARG_FILENAME, &out_pcap,
           "Write the delivered packets to FILE", "FILE" },
         { "out-json", 0, 0, G_OPTION_ARG_FILENAME, &out_json,
           "Write one JSON object per delivered packet to FILE", "FILE" },
-        { "refuse-every", 0, 0, G_OPTION_ARG_INT64, &r.refuse_every,
+        { "refuse-every", 0, 0, G_OPTION_ARG_STRING, &refuse_every,
           "Refuse every Nth delivery (N >= 2; 0 = never, default)", "N" },
-        { "expect-data-packets", 0, 0, G_OPTION_ARG_INT64, &expect_data_out,
+        { "expect-data-packets", 0, 0, G_OPTION_ARG_STRING, &expect,
           "Fail unless exactly N data packets are delivered", "N" },
         { "quiet", 'q', 0, G_OPTION_ARG_NONE, &r.quiet,
           "Print nothing on stdout; problems still go to stderr", NULL },
@@ -829,6 +875,15 @@ int main(int argc, char **argv)
         "packet is well formed,\nand print statistics.\n\n"
         "Exit status: 0 all checks pass, 1 a stream differs or a check "
         "failed,\n2 bad options or unreadable input.");
+    g_option_context_set_description(ctx,
+        "IN.pcap is a classic pcap file (not pcapng) of link type "
+        "Ethernet, with\nmicrosecond or nanosecond timestamps, in either "
+        "byte order, holding at least\none record.  Frames cut short by "
+        "the capture's snaplen are refused (exit 2):\ntheir streams could "
+        "not be checked; capture with tcpdump -s 0.  The\ntimestamps are "
+        "the engine's clock: a frame stamped earlier than the one\nbefore "
+        "it is fed at that one's time, and counted in a warning.\n"
+        "Numbers are decimal integers.");
     g_option_context_add_main_entries(ctx, entries, NULL);
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
         rc = usage_error(ctx, "%s", err->message);
@@ -838,48 +893,80 @@ int main(int argc, char **argv)
     if (!files || !files[0] || files[1]) {
         return usage_error(ctx, "expected exactly one input pcap file");
     }
+    if (!files[0][0]) {
+        return usage_error(ctx, "the input file name is empty");
+    }
     if (!mode || !strcmp(mode, "rsc-ext")) {
         r.mode = NET_RSC_MODE_RSC_EXT;
     } else if (!strcmp(mode, "gso")) {
         r.mode = NET_RSC_MODE_GSO;
     } else {
-        return usage_error(ctx, "--mode must be rsc-ext or gso");
+        return usage_error(ctx, "--mode '%s': must be rsc-ext or gso",
+                           mode);
     }
-    if (r.interval_ns < 0) {
-        return usage_error(ctx, "--interval-ns must be >= 0");
+    for (i = 0; i < G_N_ELEMENTS(nums); i++) {
+        bad = parse_num(nums[i].name, *nums[i].s, nums[i].min, nums[i].max,
+                        nums[i].v);
+        if (bad) {
+            return usage_error(ctx, "%s", bad);
+        }
     }
-    if (r.max_flows < 1 || r.max_flows > NET_RSC_MAX_FLOWS) {
-        return usage_error(ctx, "--max-flows must be 1..%d",
-                           NET_RSC_MAX_FLOWS);
+    r.max_flows = max_flows_n;
+    if (r.refuse_every == 1) {
+        return usage_error(ctx, "--refuse-every 1: must be 0 (never) or "
+                           ">= 2");
     }
-    if (r.refuse_every < 0 || r.refuse_every == 1) {
-        return usage_error(ctx, "--refuse-every must be 0 or >= 2");
+    if ((out_pcap && !out_pcap[0]) || (out_json && !out_json[0])) {
+        return usage_error(ctx, "%s: the file name is empty",
+                           out_pcap && !out_pcap[0] ? "--out-pcap"
+                                                    : "--out-json");
+    }
+    if (out_pcap && same_file(out_pcap, files[0])) {
+        return usage_error(ctx, "--out-pcap %s: is the input file",
+                           out_pcap);
+    }
+    if (out_json && same_file(out_json, files[0])) {
+        return usage_error(ctx, "--out-json %s: is the input file",
+                           out_json);
     }
     g_option_context_free(ctx);
 
     rd = pcap_reader_open(files[0], &err);
     if (!rd) {
         g_printerr("rsc-replay: %s\n", err->message);
+        g_error_free(err);
         return EXIT_BAD_INPUT;
     }
     if (pcap_reader_linktype(rd) != PCAP_LINKTYPE_ETHERNET) {
         g_printerr("rsc-replay: %s: link type %u is not Ethernet (1)\n",
                    files[0], pcap_reader_linktype(rd));
+        pcap_reader_close(rd);
         return EXIT_BAD_INPUT;
     }
     if (out_pcap) {
         r.out_pcap = pcap_writer_open(out_pcap, PCAP_LINKTYPE_ETHERNET,
                                       pcap_reader_nsec(rd), &err);
         if (!r.out_pcap) {
-            g_printerr("rsc-replay: %s\n", err->message);
+            g_printerr("rsc-replay: --out-pcap %s\n", err->message);
+            g_error_free(err);
+            pcap_reader_close(rd);
             return EXIT_BAD_INPUT;
         }
     }
     if (out_json) {
+        /* checked once --out-pcap exists, in case both name one file */
+        if (out_pcap && same_file(out_json, out_pcap)) {
+            g_printerr("rsc-replay: --out-json %s: is the --out-pcap "
+                       "file\n", out_json);
+            rc = EXIT_BAD_INPUT;
+            goto out_files;
+        }
         r.out_json = fopen(out_json, "w");
         if (!r.out_json) {
-            g_printerr("rsc-replay: %s: %s\n", out_json, g_strerror(errno));
-            return EXIT_BAD_INPUT;
+            g_printerr("rsc-replay: --out-json %s: %s\n", out_json,
+                       g_strerror(errno));
+            rc = EXIT_BAD_INPUT;
+            goto out_files;
         }
         setvbuf(r.out_json, NULL, _IOFBF, 1 << 20);
     }
@@ -897,34 +984,81 @@ int main(int argc, char **argv)
     r.e = net_rsc_new(&cfg);
     if (!r.e) {
         g_printerr("rsc-replay: net_rsc_new() refused the configuration\n");
-        return EXIT_BAD_INPUT;
+        rc = EXIT_BAD_INPUT;
+        goto out;
     }
 
     while ((rc = pcap_reader_next(rd, &fr, &err)) > 0) {
+        if (fr.len < fr.orig_len) {
+            g_printerr("rsc-replay: %s: record %" PRIu64 " at offset %"
+                       PRIu64 ": frame cut by the capture's snaplen (%u of "
+                       "%u bytes); its stream could not be checked, "
+                       "capture whole frames (tcpdump -s 0)\n", files[0],
+                       fr.index, fr.offset, fr.len, fr.orig_len);
+            rc = EXIT_BAD_INPUT;
+            goto out;
+        }
+        /* the engine's clock, like QEMU's, never goes back */
+        if (fr.time_ns < r.now) {
+            r.clamped_in++;
+            fr.time_ns = r.now;
+        }
         replay_clock(&r, fr.time_ns);
         replay_input(&r, &fr);
         replay_feed(&r, fr.data, fr.len);
     }
     if (rc < 0) {
         g_printerr("rsc-replay: %s\n", err->message);
-        return EXIT_BAD_INPUT;
+        g_error_free(err);
+        rc = EXIT_BAD_INPUT;
+        goto out;
+    }
+    if (!r.frames_in) {
+        g_printerr("rsc-replay: %s: no records, nothing to replay\n",
+                   files[0]);
+        rc = EXIT_BAD_INPUT;
+        goto out;
     }
     net_rsc_flush(r.e);
     replay_unstall(&r);
     check_totals(&r, net_rsc_stats(r.e));
 
-    if (r.truncated_in) {
-        g_printerr("rsc-replay: warning: %" PRIu64 " frames truncated by "
-                   "the capture's snaplen (not TCP to the check)\n",
-                   r.truncated_in);
+    if (r.clamped_in) {
+        g_printerr("rsc-replay: warning: %s: timestamps go back at %"
+                   PRIu64 " frames; each was fed at the time of the frame "
+                   "before it\n", files[0], r.clamped_in);
     }
-    if (r.out_pcap && !pcap_writer_close(r.out_pcap, &err)) {
-        g_printerr("rsc-replay: %s\n", err->message);
-        return EXIT_BAD_INPUT;
+    /* no report when an output file is incomplete */
+    rc = EXIT_BAD_INPUT;
+    if (r.out_pcap) {
+        PcapWriter *w = r.out_pcap;
+
+        r.out_pcap = NULL;
+        if (!pcap_writer_close(w, &err)) {
+            g_printerr("rsc-replay: --out-pcap %s\n", err->message);
+            g_error_free(err);
+            goto out;
+        }
     }
-    if (r.out_json && fclose(r.out_json)) {
-        g_printerr("rsc-replay: %s: %s\n", out_json, g_strerror(errno));
-        return EXIT_BAD_INPUT;
+    if (r.out_json) {
+        FILE *f = r.out_json;
+        int e = 0;
+
+        /* a failed write leaves its error for fflush() to report again */
+        if (fflush(f)) {
+            e = errno;
+        } else if (ferror(f)) {
+            e = EIO;
+        }
+        r.out_json = NULL;
+        if (fclose(f) && !e) {
+            e = errno;
+        }
+        if (e) {
+            g_printerr("rsc-replay: --out-json %s: %s\n", out_json,
+                       g_strerror(e));
+            goto out;
+        }
     }
     if (!r.quiet) {
         print_report(&r, net_rsc_stats(r.e));
@@ -943,9 +1077,20 @@ int main(int argc, char **argv)
             rc = EXIT_CHECK_FAILED;
         }
     }
-    net_rsc_free(r.e);
-    pcap_reader_close(rd);
+
+out:
+    if (r.e) {
+        net_rsc_free(r.e);
+    }
     g_hash_table_destroy(r.flows);
     g_ptr_array_free(r.flow_list, TRUE);
+out_files:
+    if (r.out_pcap) {
+        pcap_writer_close(r.out_pcap, NULL);
+    }
+    if (r.out_json) {
+        fclose(r.out_json);
+    }
+    pcap_reader_close(rd);
     return rc;
 }
