@@ -35,16 +35,8 @@ bash "$ROOT/scripts/qemu-build.sh" > /dev/null
 patched=$QBUILD/qemu-system-x86_64
 qos=$QBUILD/tests/qtest/qos-test
 
-# stock QEMU: the pristine source, configured like the patched build
-stock_dir=$ROOT/build/qemu-stock
-# the patched build's configure line; quote its one value with a space
-cfg=()
-eval "cfg=($(sed 's/--cc=ccache gcc/"--cc=ccache gcc"/' "$QBUILD/rsc-configure"))"
-qemu_configure "$PRISTINE" "$stock_dir" "${cfg[@]}"
-link_firmware "$stock_dir"
 echo "e2e: building stock qemu-system-x86_64 in build/qemu-stock" >&2
-ninja -C "$stock_dir" qemu-system-x86_64 > "$stock_dir/ninja.log"
-stock=$stock_dir/qemu-system-x86_64
+stock=$(bash "$ROOT/scripts/qemu-stock.sh")
 
 out=$ROOT/build/e2e
 mkdir -p "$out"

@@ -16,10 +16,20 @@
 # coalescing the guest's driver receives far fewer, larger packets (at most
 # --max-ratio, default 0.5, times the packets of the "off" run).
 #
+# With --migrate-to, each run boots on --qemu, downloads the file once,
+# and is migrated live to the QEMU given there (another build: stock QEMU
+# against patched, both ways, checks the migration stream); the download
+# measured and compared is the one on the destination, after migration.
+# Both downloads must be intact.  (User networking cannot carry an open
+# TCP connection into another process, so no download spans the
+# migration: the guest polls the host until it says the migration is
+# over.)  --only on|off does one run.
+#
 #   linux-guest-test.sh --qemu PATH/qemu-system-x86_64
 #       [--on-opts ",rx_coalesce=on"] [--off-opts ",rx_coalesce=off"]
 #       [--size-mib 8] [--json FILE] [--workdir DIR] [--no-compare]
 #       [--max-ratio 0.5] [--timeout 300] [--machine pc] [--mem-mib 512]
+#       [--migrate-to PATH/qemu-system-x86_64] [--only on|off]
 #
 # The kernel (linux-image-<abi>-amd64, the one the linux-image-amd64
 # metapackage currently depends on) and busybox-static are fetched with
@@ -44,6 +54,8 @@ MAX_RATIO=0.5
 TIMEOUT=300
 MACHINE=pc
 MEM_MIB=512
+MIGRATE_TO=
+RUNS="on off"
 
 usage() {
     sed -n '/^#   linux-guest-test.sh/,/^#$/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
@@ -58,7 +70,7 @@ skip() { echo "SKIP: $*"; exit 77; }
 while [ $# -gt 0 ]; do
     case $1 in
     --qemu|--on-opts|--off-opts|--size-mib|--json|--workdir|--max-ratio|\
-    --timeout|--machine|--mem-mib)
+    --timeout|--machine|--mem-mib|--migrate-to|--only)
         [ $# -ge 2 ] || bad_usage "$1 needs a value"
         case $1 in
         --qemu) QEMU=$2 ;;
@@ -71,6 +83,8 @@ while [ $# -gt 0 ]; do
         --timeout) TIMEOUT=$2 ;;
         --machine) MACHINE=$2 ;;
         --mem-mib) MEM_MIB=$2 ;;
+        --migrate-to) MIGRATE_TO=$2 ;;
+        --only) RUNS=$2 ;;
         esac
         shift 2 ;;
     --no-compare) COMPARE=0; shift ;;
@@ -81,6 +95,14 @@ done
 
 [ -n "$QEMU" ] || bad_usage "--qemu PATH is required"
 [ -x "$QEMU" ] || bad_usage "$QEMU is not an executable"
+[ -z "$MIGRATE_TO" ] || [ -x "$MIGRATE_TO" ] ||
+    bad_usage "--migrate-to: $MIGRATE_TO is not an executable"
+case $RUNS in
+"on off"|on|off) ;;
+*) bad_usage "--only must be on or off" ;;
+esac
+# the on/off ratio needs both runs
+[ "$RUNS" = "on off" ] || COMPARE=0
 [[ $SIZE_MIB =~ ^[1-9][0-9]*$ ]] || bad_usage "--size-mib must be a positive integer"
 [[ $TIMEOUT =~ ^[1-9][0-9]*$ ]] || bad_usage "--timeout must be a positive integer"
 [[ $MEM_MIB =~ ^[1-9][0-9]*$ ]] || bad_usage "--mem-mib must be a positive integer"
@@ -101,8 +123,10 @@ WORK=$(cd "$WORK" && pwd)
 # Cleanup: only the processes this script started, by their pid.
 HTTP_PID=
 QEMU_PID=
+DST_PID=
 cleanup() {
     if [ -n "$QEMU_PID" ]; then kill "$QEMU_PID" 2>/dev/null || true; fi
+    if [ -n "$DST_PID" ]; then kill "$DST_PID" 2>/dev/null || true; fi
     if [ -n "$HTTP_PID" ]; then kill "$HTTP_PID" 2>/dev/null || true; fi
     if [ -n "$HTTP_PID" ]; then wait "$HTTP_PID" 2>/dev/null || true; fi
 }
@@ -325,9 +349,13 @@ finish() {
 fail() { say "error=$*"; finish fail; }
 
 url=
+migrate=
 read -r cmdline < /proc/cmdline
 for w in $cmdline; do
-    case $w in rsctest.url=*) url=${w#rsctest.url=} ;; esac
+    case $w in
+    rsctest.url=*) url=${w#rsctest.url=} ;;
+    rsctest.migrate=1) migrate=1 ;;
+    esac
 done
 [ -n "$url" ] || fail "no rsctest.url= on the kernel command line"
 
@@ -358,6 +386,25 @@ say "features=$(cat /sys/class/net/eth0/device/features)"
 say "mtu=$(cat /sys/class/net/eth0/mtu)"
 # Resolve the gateway's MAC now, so the ARP exchange is not counted.
 ping -c 1 -W 5 10.0.2.2 >/dev/null 2>&1 || say "note=ping 10.0.2.2 failed"
+
+if [ -n "$migrate" ]; then
+    # once before the migration; then wait for the host's word that the
+    # guest runs on the destination (a poll cut by the migration fails
+    # and is retried)
+    wget -q -O /tmp/payload "$url" || fail "wget $url before migration"
+    say "before_sha256=$(sha256sum /tmp/payload | cut -d' ' -f1)"
+    rm -f /tmp/payload
+    say "waiting=1"
+    n=0
+    # (busybox-static 1.35's wget crashes with -T: no timeout option; a
+    # connection the migration cuts is reset by slirp on the destination)
+    until wget -q -O /tmp/go "${url%/*}/migrated" 2>/dev/null; do
+        n=$((n + 1))
+        [ $n -le 600 ] || fail "the host did not say the migration was over"
+        usleep 200000
+    done
+    say "migrated=1"
+fi
 
 ctr() { cat "/sys/class/net/eth0/statistics/$1"; }
 # CPU time the guest spent busy (user, nice, system, irq, softirq) and in
@@ -454,11 +501,72 @@ start_http() {
 }
 
 # ---------------------------------------------------------------------------
+# Live migration for --migrate-to: when the guest on the source waits,
+# migrate it through a unix socket to the destination started with
+# -incoming, stop the source, and tell the guest through the HTTP server.
+# $1: the source's serial log, $2: its QMP socket, $3: the migration
+# socket, $4: the destination's output.  A message on failure.
+migrate_guest() {
+    local log=$1 qmp=$2 mig=$3 out=$4 n=0
+    until tr -d '\r' < "$log" 2>/dev/null | grep -q '^RSCTEST waiting='; do
+        kill -0 "$QEMU_PID" 2>/dev/null || { echo "the source QEMU exited"; return; }
+        tr -d '\r' < "$log" 2>/dev/null | grep -q '^RSCTEST error=' &&
+            { echo "the guest failed before the migration"; return; }
+        n=$((n + 1))
+        [ $n -le $((TIMEOUT * 10)) ] || { echo "the guest did not get to the migration"; return; }
+        sleep 0.1
+    done
+    kill -0 "$DST_PID" 2>/dev/null || { echo "the destination QEMU exited: $(tail -n 3 "$out")"; return; }
+    res=$(python3 - "$qmp" "unix:$mig" "$TIMEOUT" 2>&1 <<'PY'
+import json, socket, sys, time
+
+sock, uri, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
+s = socket.socket(socket.AF_UNIX)
+s.connect(sock)
+f = s.makefile("rw")
+
+
+def cmd(name, **args):
+    f.write(json.dumps({"execute": name, "arguments": args}) + "\n")
+    f.flush()
+    while True:
+        r = json.loads(f.readline())
+        if "event" in r:
+            continue
+        if "error" in r:
+            print(f"{name}: {r['error']['desc']}")
+            sys.exit(0)
+        return r["return"]
+
+
+json.loads(f.readline())            # greeting
+cmd("qmp_capabilities")
+cmd("migrate", uri=uri)
+end = time.monotonic() + timeout
+while True:
+    st = cmd("query-migrate").get("status")
+    if st == "completed":
+        break
+    if st in ("failed", "cancelled") or time.monotonic() > end:
+        print(f"migration {st}")
+        sys.exit(0)
+    time.sleep(0.1)
+cmd("quit")
+print("ok")
+PY
+)
+    [ "$res" = ok ] || { echo "${res:-QMP client failed}"; return; }
+    touch "$WORK/www/migrated"
+}
+
+# ---------------------------------------------------------------------------
 # One guest run.  $1: label (on/off), $2: extra virtio-net-pci options.
 declare -A R=()
 run_guest() {
     local label=$1 opts=$2 log=$WORK/serial-$1.log out=$WORK/qemu-$1.log
-    local start end rc=0 k v
+    local dlog=$WORK/serial-$1-dst.log dout=$WORK/qemu-$1-dst.log
+    local qmp=$WORK/qmp-$1.sock mig=$WORK/migrate-$1.sock
+    local start end rc=0 k v append problem
     # romfile=: no option ROM, the kernel is loaded directly (-kernel).
     # -display none and a file serial: nothing touches the terminal, and
     # the log is complete even if the run is killed by the timeout.
@@ -468,18 +576,48 @@ run_guest() {
         ${FW_ARGS[@]+"${FW_ARGS[@]}"}
         -serial "file:$log"
         -kernel "$KCACHE/vmlinuz" -initrd "$WORK/initramfs.cpio.gz"
-        -append "console=ttyS0 panic=-1 rsctest.url=http://10.0.2.2:$HTTP_PORT/payload.bin"
         -netdev "user,id=n0"
         -device "virtio-net-pci,netdev=n0,romfile=$opts"
     )
+    append="console=ttyS0 panic=-1 rsctest.url=http://10.0.2.2:$HTTP_PORT/payload.bin"
+    [ -z "$MIGRATE_TO" ] || append+=" rsctest.migrate=1"
+    args+=(-append "$append")
     say "run '$label': -device virtio-net-pci,netdev=n0,romfile=$opts"
-    rm -f "$log"
-    { printf '%q ' "$QEMU" "${args[@]}"; echo; } > "$out"
+    rm -f "$log" "$dlog" "$qmp" "$mig" "$WORK/www/migrated"
     start=$(date +%s.%N)
+    if [ -n "$MIGRATE_TO" ]; then
+        local dargs=("${args[@]}")
+        dargs=("${dargs[@]/#file:$log/file:$dlog}")
+        dargs+=(-incoming "unix:$mig")
+        { printf '%q ' "$MIGRATE_TO" "${dargs[@]}"; echo; } > "$dout"
+        timeout -k 5 "$TIMEOUT" "$MIGRATE_TO" "${dargs[@]}" </dev/null \
+            >>"$dout" 2>&1 &
+        DST_PID=$!
+        args+=(-qmp "unix:$qmp,server=on,wait=off")
+    fi
+    { printf '%q ' "$QEMU" "${args[@]}"; echo; } > "$out"
     timeout -k 5 "$TIMEOUT" "$QEMU" "${args[@]}" </dev/null >>"$out" 2>&1 &
     QEMU_PID=$!
-    wait "$QEMU_PID" || rc=$?
-    QEMU_PID=
+    if [ -n "$MIGRATE_TO" ]; then
+        problem=$(migrate_guest "$log" "$qmp" "$mig" "$dout")
+        if [ -n "$problem" ]; then
+            R[$label.problem]="migration: $problem"
+            kill "$DST_PID" 2>/dev/null || true
+        fi
+        if [ -n "$QEMU_PID" ]; then
+            kill "$QEMU_PID" 2>/dev/null || true
+            wait "$QEMU_PID" 2>/dev/null || true
+            QEMU_PID=
+        fi
+        wait "$DST_PID" || rc=$?
+        DST_PID=
+        # the guest's last words are on the destination's console
+        cat "$dlog" >> "$log" 2>/dev/null || true
+        out=$dout
+    else
+        wait "$QEMU_PID" || rc=$?
+        QEMU_PID=
+    fi
     end=$(date +%s.%N)
     R[$label.wall_s]=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
     R[$label.opts]=$opts
@@ -489,7 +627,9 @@ run_guest() {
         R[$label.$k]=$v
     done < <(tr -d '\r' < "$log" 2>/dev/null |
              sed -n 's/^RSCTEST \([a-z0-9_]*\)=/\1 /p')
-    if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+    if [ -n "${R[$label.problem]:-}" ]; then
+        :
+    elif [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
         R[$label.problem]="QEMU timed out after ${TIMEOUT}s"
     elif [ "$rc" -gt 128 ]; then
         R[$label.problem]="QEMU died of signal $((rc - 128)) ($(kill -l $((rc - 128)) 2>/dev/null || echo ?))"
@@ -540,11 +680,16 @@ say "$QEMU_VERSION"
 
 # Fail early, with a clear message, if the on/off options name a property
 # this QEMU does not have.
-props=$("$QEMU" -device virtio-net-pci,help 2>/dev/null || true)
-for o in ${ON_OPTS//,/ } ${OFF_OPTS//,/ }; do
-    p=${o%%=*}
-    grep -q "^ *$p=" <<< "$props" ||
-        { echo "FAIL: $QEMU has no virtio-net-pci property '$p' (from '$o')"; exit 1; }
+opts_used=
+[[ " $RUNS " != *" on "* ]] || opts_used+=$ON_OPTS
+[[ " $RUNS " != *" off "* ]] || opts_used+=$OFF_OPTS
+for q in "$QEMU" ${MIGRATE_TO:+"$MIGRATE_TO"}; do
+    props=$("$q" -device virtio-net-pci,help 2>/dev/null || true)
+    for o in ${opts_used//,/ }; do
+        p=${o%%=*}
+        grep -q "^ *$p=" <<< "$props" ||
+            { echo "FAIL: $q has no virtio-net-pci property '$p' (from '$o')"; exit 1; }
+    done
 done
 
 mkdir -p "$WORK/www"
@@ -556,12 +701,21 @@ start_http
 
 T0=$(date +%s)
 FAIL=()
-run_guest on "$ON_OPTS" || FAIL+=("run 'on': ${R[on.problem]}")
-run_guest off "$OFF_OPTS" || FAIL+=("run 'off': ${R[off.problem]}")
+for l in $RUNS; do
+    o=$ON_OPTS
+    [ "$l" = on ] || o=$OFF_OPTS
+    run_guest "$l" "$o" || FAIL+=("run '$l': ${R[$l.problem]}")
+done
 T1=$(date +%s)
 
-for l in on off; do
+for l in $RUNS; do
     [ -z "${R[$l.problem]:-}" ] || continue
+    if [ -n "$MIGRATE_TO" ] && [ "${R[$l.before_sha256]:-}" != "$HOST_SHA" ]; then
+        FAIL+=("run '$l': before migration, guest sha256 ${R[$l.before_sha256]:-?} != host $HOST_SHA")
+    fi
+    if [ -n "$MIGRATE_TO" ] && [ "${R[$l.migrated]:-}" != 1 ]; then
+        FAIL+=("run '$l': the guest did not report running after the migration")
+    fi
     if [ "${R[$l.sha256]:-}" != "$HOST_SHA" ]; then
         FAIL+=("run '$l': guest sha256 ${R[$l.sha256]:-?} != host $HOST_SHA")
     fi
@@ -571,7 +725,8 @@ for l in on off; do
 done
 
 RATIO=
-if [ -z "${R[on.problem]:-}" ] && [ -z "${R[off.problem]:-}" ]; then
+if [ "$RUNS" = "on off" ] && [ -z "${R[on.problem]:-}" ] &&
+   [ -z "${R[off.problem]:-}" ]; then
     RATIO=$(awk -v a="${R[on.rx_packets]}" -v b="${R[off.rx_packets]}" \
         'BEGIN { if (b > 0) printf "%.3f", a / b; else print "inf" }')
     if [ "$COMPARE" = 1 ]; then
@@ -584,10 +739,12 @@ fi
 # ---------------------------------------------------------------------------
 echo
 echo "linux-guest-test: $QEMU_VERSION, kernel $KVER, machine $MACHINE, TCG"
+[ -z "$MIGRATE_TO" ] ||
+    echo "migrated live to: $MIGRATE_TO ($("$MIGRATE_TO" --version | head -1)); the numbers are the destination's"
 echo "file: $HOST_SIZE bytes, sha256 $HOST_SHA"
 printf '%-4s %10s %12s %10s %8s %7s %8s %8s  %-7s %s\n' \
     run rx_packets rx_bytes tx_packets ms cpu_ms sirq_ms wall_s sha256 opts
-for l in on off; do
+for l in $RUNS; do
     sha=-
     [ -z "${R[$l.sha256]:-}" ] || sha=mismatch
     [ "${R[$l.sha256]:-}" != "$HOST_SHA" ] || sha=ok
@@ -603,11 +760,11 @@ if [ -n "$RATIO" ]; then
         echo "rx_packets on/off: ${R[on.rx_packets]}/${R[off.rx_packets]} = $RATIO (NOT checked: --no-compare)"
     fi
 fi
-echo "both guest runs: $((T1 - T0)) s; logs in $WORK"
+echo "guest runs: $((T1 - T0)) s; logs in $WORK"
 
 if [ -n "$JSON" ]; then
     args=()
-    for l in on off; do
+    for l in $RUNS; do
         for k in opts rx_packets rx_bytes tx_packets elapsed_ms cpu_ms softirq_ms wall_s sha256 size features problem; do
             args+=("$l.$k=${R[$l.$k]:-}")
         done
