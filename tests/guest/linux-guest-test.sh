@@ -508,9 +508,9 @@ start_http() {
 # socket, $4: the destination's output.  A message on failure.
 migrate_guest() {
     local log=$1 qmp=$2 mig=$3 out=$4 n=0
-    until tr -d '\r' < "$log" 2>/dev/null | grep -q '^RSCTEST waiting='; do
+    until tr -d '\r' 2>/dev/null < "$log" | grep -q '^RSCTEST waiting='; do
         kill -0 "$QEMU_PID" 2>/dev/null || { echo "the source QEMU exited"; return; }
-        tr -d '\r' < "$log" 2>/dev/null | grep -q '^RSCTEST error=' &&
+        tr -d '\r' 2>/dev/null < "$log" | grep -q '^RSCTEST error=' &&
             { echo "the guest failed before the migration"; return; }
         n=$((n + 1))
         [ $n -le $((TIMEOUT * 10)) ] || { echo "the guest did not get to the migration"; return; }
@@ -625,7 +625,7 @@ run_guest() {
     # line; the value is the rest of the line).
     while read -r k v; do
         R[$label.$k]=$v
-    done < <(tr -d '\r' < "$log" 2>/dev/null |
+    done < <(tr -d '\r' 2>/dev/null < "$log" |
              sed -n 's/^RSCTEST \([a-z0-9_]*\)=/\1 /p')
     if [ -n "${R[$label.problem]:-}" ]; then
         :
