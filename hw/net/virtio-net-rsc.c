@@ -548,6 +548,17 @@ static bool rsc_sum_ok(const RscSeg *s, uint16_t payload_sum)
 }
 
 /*
+ * Sum the payload of candidate @s ahead of its copy, which then reuses the
+ * sum (rsc_take_payload()); does its TCP checksum hold?
+ */
+static bool rsc_verify_ahead(RscSeg *s)
+{
+    s->payload_sum = rsc_sum(s->frame + s->data, s->end - s->data);
+    s->summed = true;
+    return rsc_sum_ok(s, s->payload_sum);
+}
+
+/*
  * Copy the payload of candidate @s to @dst and set @sum to its checksum.
  * Returns false if its TCP checksum is bad; then @dst keeps its bytes
  * unless @dst_spare says they do not matter.
@@ -1108,12 +1119,8 @@ static RscJoin rsc_join_ecn(NetRscEngine *e, RscSeg *s)
     if (e->cfg.mode == NET_RSC_MODE_GSO || s->end == s->data) {
         return RSC_ECN_CHANGE;
     }
-    if (s->verify) {
-        s->payload_sum = rsc_sum(s->frame + s->data, s->end - s->data);
-        s->summed = true;
-        if (!rsc_sum_ok(s, s->payload_sum)) {
-            return RSC_BAD_CSUM;
-        }
+    if (s->verify && !rsc_verify_ahead(s)) {
+        return RSC_BAD_CSUM;
     }
     return RSC_ECN_NEW;
 }
@@ -1386,9 +1393,7 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
         }
         /* a segment that cannot open a unit must not cost a flow its own */
         if (e->free_head == RSC_NONE && s.verify) {
-            s.payload_sum = rsc_sum(s.frame + s.data, s.end - s.data);
-            s.summed = true;
-            s.abort = !rsc_sum_ok(&s, s.payload_sum);
+            s.abort = !rsc_verify_ahead(&s);
         }
         if (!s.abort && e->free_head == RSC_NONE) {
             e->stats.evictions++;
@@ -1622,14 +1627,10 @@ NetRscEngine *net_rsc_new(const NetRscConfig *cfg)
 
 void net_rsc_free(NetRscEngine *e)
 {
-    uint32_t i;
-
     if (!e) {
         return;
     }
-    for (i = 0; i < e->cfg.max_flows; i++) {
-        g_free(e->chains[i].buf);
-    }
+    net_rsc_purge(e);
     g_free(e->chains);
     g_free(e->buckets);
     g_free(e);
