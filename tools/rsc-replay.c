@@ -21,6 +21,7 @@
 #include <arpa/inet.h>
 #include <locale.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "qemu/bswap.h"
 #include "net/rsc.h"
 #include "pcap-io.h"
@@ -806,6 +807,20 @@ static bool same_file(const char *a, const char *b)
            sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+/*
+ * An output left behind by a run that stopped on bad input would look like
+ * the result of a whole trace: remove it.  Only a regular file, never a
+ * device such as /dev/stdout or /dev/full.
+ */
+static void remove_output(const char *path)
+{
+    struct stat st;
+
+    if (path && !stat(path, &st) && S_ISREG(st.st_mode)) {
+        unlink(path);
+    }
+}
+
 int main(int argc, char **argv)
 {
     Replay r = {
@@ -819,6 +834,7 @@ int main(int argc, char **argv)
     g_autofree char *expect = NULL;
     g_autofree char *out_pcap = NULL;
     g_autofree char *out_json = NULL;
+    const char *opened_pcap = NULL, *opened_json = NULL;
     g_autofree char *bad = NULL;
     g_auto(GStrv) files = NULL;
     int64_t expect_data_out = -1;
@@ -874,7 +890,8 @@ int main(int argc, char **argv)
         "that every\nTCP stream is delivered intact and every coalesced "
         "packet is well formed,\nand print statistics.\n\n"
         "Exit status: 0 all checks pass, 1 a stream differs or a check "
-        "failed,\n2 bad options or unreadable input.");
+        "failed,\n2 bad options or unreadable input (then no output file is "
+        "left behind).");
     g_option_context_set_description(ctx,
         "IN.pcap is a classic pcap file (not pcapng) of link type "
         "Ethernet, with\nmicrosecond or nanosecond timestamps, in either "
@@ -952,6 +969,7 @@ int main(int argc, char **argv)
             pcap_reader_close(rd);
             return EXIT_BAD_INPUT;
         }
+        opened_pcap = out_pcap;
     }
     if (out_json) {
         /* checked once --out-pcap exists, in case both name one file */
@@ -968,6 +986,7 @@ int main(int argc, char **argv)
             rc = EXIT_BAD_INPUT;
             goto out_files;
         }
+        opened_json = out_json;
         setvbuf(r.out_json, NULL, _IOFBF, 1 << 20);
     }
 
@@ -1090,6 +1109,10 @@ out_files:
     }
     if (r.out_json) {
         fclose(r.out_json);
+    }
+    if (rc == EXIT_BAD_INPUT) {
+        remove_output(opened_pcap);
+        remove_output(opened_json);
     }
     pcap_reader_close(rd);
     return rc;

@@ -4,7 +4,8 @@
 # rsc-replay on bad input: every case must end with the exit status the
 # tool documents (2 for bad options or input), nothing on stdout, and a
 # first line on stderr that names the file or option and the problem; no
-# crash, hang, huge allocation or silent success.  A few cases are valid
+# crash, hang, huge allocation, silent success or output file that would
+# pass for a whole trace's.  A few cases are valid
 # input the tool must take as it takes the trace they are made from
 # (other byte order, nanosecond timestamps, timestamps going back).  The
 # files are made here from a good trace, with od, dd, printf and awk.
@@ -24,7 +25,8 @@ caplen-huge caplen-over-snaplen orig-below-caplen cut-by-snaplen
 bad-fraction swapped-endian nsec swapped-nsec time-backwards
 out-pcap-is-input out-json-is-input outputs-same-file
 out-pcap-unwritable out-json-unwritable out-pcap-full out-json-full
-out-pcap-empty-name
+out-pcap-empty-name outputs-removed out-json-unwritable-pcap-removed
+output-device-kept
 unknown-option missing-value no-input two-inputs empty-input-name
 mode-bad mode-empty
 interval-ns-text interval-ns-negative interval-ns-overflow
@@ -373,6 +375,32 @@ out-pcap-full | out-json-full)
 out-pcap-empty-name)
     bad --out-pcap ""
     expect 2 "--out-pcap: the file name is empty"
+    ;;
+outputs-removed)
+    # outputs of a run cut short by bad input would pass for a whole
+    # trace's: none is left, whether new or overwritten
+    head -c $(($(wc -c < "$good") - 1)) "$good" > "$f"
+    run --out-pcap "$dir/o.pcap" --out-json "$dir/o.json" "$good"
+    [ "$rc" = 0 ] && [ -s "$dir/o.pcap" ] && [ -s "$dir/o.json" ] ||
+        fail "the good trace leaves no outputs: exit $rc"
+    input "$f" --out-pcap "$dir/o.pcap" --out-json "$dir/o.json"
+    expect 2 "outputs-removed\.pcap: record 199 at offset [0-9]+: trunc"
+    [ ! -e "$dir/o.pcap" ] || fail "--out-pcap file left behind"
+    [ ! -e "$dir/o.json" ] || fail "--out-json file left behind"
+    ;;
+out-json-unwritable-pcap-removed)
+    bad --out-pcap "$dir/o.pcap" --out-json "$dir/nodir/o.json"
+    expect 2 "--out-json .*nodir/o\.json: No such file or directory"
+    [ ! -e "$dir/o.pcap" ] || fail "--out-pcap file left behind"
+    ;;
+output-device-kept)
+    # only regular files are removed: a link to a device stays
+    head -c $(($(wc -c < "$good") - 1)) "$good" > "$f"
+    ln -s /dev/null "$dir/null"
+    input "$f" --out-pcap "$dir/null" --out-json "$dir/null2"
+    expect 2 "output-device-kept\.pcap: record 199 at offset [0-9]+: trunc"
+    [ -L "$dir/null" ] || fail "the link to /dev/null was removed"
+    [ ! -e "$dir/null2" ] || fail "--out-json file left behind"
     ;;
 unknown-option)
     bad --interval 5
