@@ -95,7 +95,13 @@ PcapReader *pcap_reader_open(const char *path, GError **errp)
     FILE *f;
     int fd;
 
-    fd = open(path, O_RDONLY);
+    /* "-" reads standard input: a pipe from tcpdump -w - works */
+    if (!strcmp(path, "-")) {
+        path = "standard input";
+        fd = dup(STDIN_FILENO);
+    } else {
+        fd = open(path, O_RDONLY);
+    }
     if (fd < 0) {
         int err = errno;
         g_set_error(errp, G_FILE_ERROR, g_file_error_from_errno(err),
@@ -109,10 +115,8 @@ PcapReader *pcap_reader_open(const char *path, GError **errp)
         close(fd);
         return NULL;
     }
-    if (!S_ISREG(st.st_mode)) {
-        g_set_error(errp, pcap_io_quark(), 0, "%s: %s", path,
-                    S_ISDIR(st.st_mode) ? "is a directory"
-                                        : "not a regular file");
+    if (S_ISDIR(st.st_mode)) {
+        g_set_error(errp, pcap_io_quark(), 0, "%s: is a directory", path);
         close(fd);
         return NULL;
     }

@@ -31,9 +31,9 @@ typedef struct PcapReader PcapReader;
 typedef struct PcapWriter PcapWriter;
 
 /*
- * Open the regular file @path and check its file header (either byte
- * order, microsecond or nanosecond timestamps).  Returns NULL with @errp
- * set on failure.
+ * Open @path ("-": standard input) and check its file header (either byte
+ * order, microsecond or nanosecond timestamps).  The file is read once,
+ * front to back: a pipe will do.  Returns NULL with @errp set on failure.
  */
 PcapReader *pcap_reader_open(const char *path, GError **errp);
 uint32_t pcap_reader_linktype(const PcapReader *r);

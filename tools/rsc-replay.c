@@ -799,11 +799,13 @@ static char *parse_num(const char *name, const char *s, int64_t min,
 }
 
 /* Whether @a and @b name the same existing file */
+/* @b may be "-", standard input */
 static bool same_file(const char *a, const char *b)
 {
     struct stat sa, sb;
 
-    return !stat(a, &sa) && !stat(b, &sb) &&
+    return !stat(a, &sa) &&
+           !(strcmp(b, "-") ? stat(b, &sb) : fstat(STDIN_FILENO, &sb)) &&
            sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
@@ -835,6 +837,7 @@ int main(int argc, char **argv)
     g_autofree char *out_pcap = NULL;
     g_autofree char *out_json = NULL;
     const char *opened_pcap = NULL, *opened_json = NULL;
+    const char *in_name;
     g_autofree char *bad = NULL;
     g_auto(GStrv) files = NULL;
     int64_t expect_data_out = -1;
@@ -893,13 +896,14 @@ int main(int argc, char **argv)
         "failed,\n2 bad options or unreadable input (then no output file is "
         "left behind).");
     g_option_context_set_description(ctx,
-        "IN.pcap is a classic pcap file (not pcapng) of link type "
-        "Ethernet, with\nmicrosecond or nanosecond timestamps, in either "
-        "byte order, holding at least\none record.  Frames cut short by "
-        "the capture's snaplen are refused (exit 2):\ntheir streams could "
-        "not be checked; capture with tcpdump -s 0.  The\ntimestamps are "
-        "the engine's clock: a frame stamped earlier than the one\nbefore "
-        "it is fed at that one's time, and counted in a warning.\n"
+        "IN.pcap (- for standard input, such as tcpdump -w -) is a classic "
+        "pcap file\n(not pcapng) of link type Ethernet, with microsecond "
+        "or nanosecond\ntimestamps, in either byte order, holding at least "
+        "one record.  Frames\ncut short by the capture's snaplen are refused "
+        "(exit 2): their streams\ncould not be checked; capture with "
+        "tcpdump -s 0.  The timestamps are the\nengine's clock: a frame "
+        "stamped earlier than the one before it is fed at\nthat one's "
+        "time, and counted in a warning.\n"
         "Numbers are decimal integers.");
     g_option_context_add_main_entries(ctx, entries, NULL);
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
@@ -948,6 +952,7 @@ int main(int argc, char **argv)
     }
     g_option_context_free(ctx);
 
+    in_name = strcmp(files[0], "-") ? files[0] : "standard input";
     rd = pcap_reader_open(files[0], &err);
     if (!rd) {
         g_printerr("rsc-replay: %s\n", err->message);
@@ -956,7 +961,7 @@ int main(int argc, char **argv)
     }
     if (pcap_reader_linktype(rd) != PCAP_LINKTYPE_ETHERNET) {
         g_printerr("rsc-replay: %s: link type %u is not Ethernet (1)\n",
-                   files[0], pcap_reader_linktype(rd));
+                   in_name, pcap_reader_linktype(rd));
         pcap_reader_close(rd);
         return EXIT_BAD_INPUT;
     }
@@ -1012,7 +1017,7 @@ int main(int argc, char **argv)
             g_printerr("rsc-replay: %s: record %" PRIu64 " at offset %"
                        PRIu64 ": frame cut by the capture's snaplen (%u of "
                        "%u bytes); its stream could not be checked, "
-                       "capture whole frames (tcpdump -s 0)\n", files[0],
+                       "capture whole frames (tcpdump -s 0)\n", in_name,
                        fr.index, fr.offset, fr.len, fr.orig_len);
             rc = EXIT_BAD_INPUT;
             goto out;
@@ -1034,7 +1039,7 @@ int main(int argc, char **argv)
     }
     if (!r.frames_in) {
         g_printerr("rsc-replay: %s: no records, nothing to replay\n",
-                   files[0]);
+                   in_name);
         rc = EXIT_BAD_INPUT;
         goto out;
     }
@@ -1045,7 +1050,7 @@ int main(int argc, char **argv)
     if (r.clamped_in) {
         g_printerr("rsc-replay: warning: %s: timestamps go back at %"
                    PRIu64 " frames; each was fed at the time of the frame "
-                   "before it\n", files[0], r.clamped_in);
+                   "before it\n", in_name, r.clamped_in);
     }
     /* no report when an output file is incomplete */
     rc = EXIT_BAD_INPUT;

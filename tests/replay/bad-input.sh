@@ -7,7 +7,8 @@
 # crash, hang, huge allocation, silent success or output file that would
 # pass for a whole trace's.  A few cases are valid
 # input the tool must take as it takes the trace they are made from
-# (other byte order, nanosecond timestamps, timestamps going back).  The
+# (other byte order, nanosecond timestamps, timestamps going back, a
+# pipe on standard input).  The
 # files are made here from a good trace, with od, dd, printf and awk.
 #
 #   sh bad-input.sh --list                   the case names
@@ -23,6 +24,7 @@ pcapng bad-magic bad-version linktype
 truncated-record-header truncated-record-data truncated-last-record
 caplen-huge caplen-over-snaplen orig-below-caplen cut-by-snaplen
 bad-fraction swapped-endian nsec swapped-nsec time-backwards
+stdin stdin-truncated out-pcap-is-stdin
 out-pcap-is-input out-json-is-input outputs-same-file
 out-pcap-unwritable out-json-unwritable out-pcap-full out-json-full
 out-pcap-empty-name outputs-removed out-json-unwritable-pcap-removed
@@ -341,6 +343,37 @@ time-backwards)
     put32 "$f" $((o + 4)) 0
     same_as_good "$f"
     expect 0 "warning: .*time-backwards\.pcap: timestamps go back at 1 fr"
+    ;;
+stdin)
+    # a pipe, as from tcpdump -w -: read once, the good trace's report
+    run "$good"
+    [ "$rc" = 0 ] || fail "the good trace fails: exit $rc"
+    mv "$dir/out" "$dir/good.out"
+    args="- < $good"
+    cat "$good" | ${MESON_EXE_WRAPPER:-} "$tool" - > "$dir/out" 2> "$dir/err"
+    rc=$?
+    [ "$rc" = 0 ] || fail "exit $rc; stderr: $(cat "$dir/err")"
+    [ ! -s "$dir/err" ] || fail "stderr: $(cat "$dir/err")"
+    cmp -s "$dir/good.out" "$dir/out" ||
+        fail "report differs from the good trace's:
+$(diff "$dir/good.out" "$dir/out" | head -n 10)"
+    echo "ok $name: same report as the file"
+    ;;
+stdin-truncated)
+    args="- < (the good trace cut in record 3)"
+    head -c 1000 "$good" |
+        ${MESON_EXE_WRAPPER:-} "$tool" - > "$dir/out" 2> "$dir/err"
+    rc=$?
+    expect 2 "^rsc-replay: standard input: record 3 at offset 286: trunc"
+    ;;
+out-pcap-is-stdin)
+    cp "$good" "$f"
+    args="--out-pcap $f - < $f"
+    ${MESON_EXE_WRAPPER:-} "$tool" --out-pcap "$f" - < "$f" \
+        > "$dir/out" 2> "$dir/err"
+    rc=$?
+    expect 2 "--out-pcap .*out-pcap-is-stdin\.pcap: is the input file"
+    cmp -s "$good" "$f" || fail "the input file was changed"
     ;;
 out-pcap-is-input)
     cp "$good" "$f"
