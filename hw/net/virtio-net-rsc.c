@@ -167,6 +167,11 @@ struct NetRscEngine {
     uint32_t open;
     uint32_t closed;
     bool stalled;
+    /*
+     * Inside the delivery callback, which must not call back in: the
+     * caller's queue walk and the frame being copied would change under it
+     */
+    bool delivering;
     size_t buf_bytes;
 };
 
@@ -740,7 +745,12 @@ static void rsc_close(NetRscEngine *e, NetRscChain *c)
 static bool rsc_deliver(NetRscEngine *e, const NetRscHdr *hdr,
                         const uint8_t *frame, size_t len)
 {
-    if (!e->cfg.deliver(e->cfg.opaque, hdr, frame, len)) {
+    bool taken;
+
+    e->delivering = true;
+    taken = e->cfg.deliver(e->cfg.opaque, hdr, frame, len);
+    e->delivering = false;
+    if (!taken) {
         e->stats.refused++;
         e->stalled = true;
         return false;
@@ -1331,6 +1341,7 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
     bool dup_ack = false;
     RscClass cls;
 
+    assert(!e->delivering);
     if (e->stalled) {
         return NET_RSC_STALLED;
     }
@@ -1441,17 +1452,20 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
 
 void net_rsc_set_protocols(NetRscEngine *e, bool ipv4, bool ipv6)
 {
+    assert(!e->delivering);
     e->ipv4 = ipv4;
     e->ipv6 = ipv6;
 }
 
 void net_rsc_set_mode(NetRscEngine *e, NetRscMode mode)
 {
+    assert(!e->delivering);
     e->cfg.mode = mode;
 }
 
 void net_rsc_poll(NetRscEngine *e, int64_t now_ns)
 {
+    assert(!e->delivering);
     while (e->oldest != RSC_NONE &&
            e->chains[e->oldest].deadline <= now_ns) {
         e->stats.timer_drains++;
@@ -1462,6 +1476,7 @@ void net_rsc_poll(NetRscEngine *e, int64_t now_ns)
 
 void net_rsc_seal(NetRscEngine *e)
 {
+    assert(!e->delivering);
     while (e->oldest != RSC_NONE) {
         rsc_close(e, &e->chains[e->oldest]);
     }
@@ -1490,6 +1505,7 @@ bool net_rsc_hold(NetRscEngine *e, const NetRscHdr *hdr,
 {
     NetRscChain *c;
 
+    assert(!e->delivering);
     if (e->free_head == RSC_NONE || len == 0 || len > NET_RSC_BUF_MAX) {
         return false;
     }
@@ -1506,6 +1522,7 @@ bool net_rsc_hold(NetRscEngine *e, const NetRscHdr *hdr,
 
 bool net_rsc_resume(NetRscEngine *e)
 {
+    assert(!e->delivering);
     return rsc_drain(e);
 }
 
@@ -1520,6 +1537,7 @@ void net_rsc_purge(NetRscEngine *e)
 {
     uint32_t i;
 
+    assert(!e->delivering);
     while (e->oldest != RSC_NONE) {
         NetRscChain *c = &e->chains[e->oldest];
         rsc_unlink(e, c);

@@ -209,6 +209,11 @@ typedef struct NetRscHdr {
 /*
  * Deliver one packet to the guest.  Return false to refuse it (no room):
  * the engine keeps it and stops.  @frame stays valid only for the call.
+ * The callback must not call the engine's functions that change its state
+ * (they assert): the engine is in the middle of its queue, and @frame is
+ * one of its buffers.  In QEMU a guest can aim a receive buffer at the
+ * device's own registers, so that writing the packet resets the device;
+ * the caller has to refuse such re-entry before it reaches the engine.
  */
 typedef bool NetRscDeliverFunc(void *opaque, const NetRscHdr *hdr,
                                const uint8_t *frame, size_t len);

@@ -1173,6 +1173,85 @@ static void test_reset(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmpint(rsc_stat("coalesced-pkts"), ==, 0);
 }
 
+/*
+ * A receive buffer aimed at the device's own status register.  The guest
+ * chains 4 bytes of the common configuration (device_status) before a
+ * buffer in RAM; the first packet the timer drains has an all-zero header
+ * (a unit of one segment, as the backend gave it), and writing it would
+ * reset the device while the engine walks its queue.  The write must be
+ * refused instead: the device stays up, the packets behind arrive intact,
+ * and coalescing goes on.
+ */
+static void test_reentrant_reset(void *obj, void *data,
+                                 QGuestAllocator *alloc)
+{
+    QVirtioNetPCI *dev = obj;
+    QVirtioPCIDevice *pci = &dev->pci_vdev;
+    size_t status_off = pci->common_cfg_offset +
+                        offsetof(struct virtio_pci_common_cfg, device_status);
+    Guest g;
+    Seg a = data_seg(false, true, 0), b = data_seg(false, true, 0);
+    Seg segs[3];
+    uint8_t fa[14 + 60 + 60 + MSS], ram[GUEST_HDR_LEN + sizeof(fa)];
+    size_t alen = build_frame(fa, &a);
+    uint16_t head;
+    uint64_t desc, rest;
+    uint32_t id, len;
+    GArray *pkts;
+
+    g_assert(!pci->bar.is_io);
+    guest_init(&g, &dev->net, ((RscTestArgs *)data)->sv[0], alloc, 256,
+               MRG_BUF_SIZE);
+    head = g.vq->size - 2;
+    rest = guest_alloc(alloc, MRG_BUF_SIZE);
+    desc = g.vq->desc + 16 * head;
+    qtest_writeq(g.qts, desc, pci->bar.addr + status_off);
+    qtest_writel(g.qts, desc + 8, 4);
+    qtest_writew(g.qts, desc + 12, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT);
+    qtest_writew(g.qts, desc + 14, head + 1);
+    qtest_writeq(g.qts, desc + 16, rest);
+    qtest_writel(g.qts, desc + 24, MRG_BUF_SIZE);
+    qtest_writew(g.qts, desc + 28, VRING_DESC_F_WRITE);
+    qtest_writew(g.qts, g.vq->avail + 4 + 2 * (g.avail_idx % g.vq->size),
+                 head);
+    g.avail_idx++;
+    guest_post(&g, 63);
+
+    /* two flows, a unit of one segment each, drained by the timer */
+    b.sport = 6000;
+    send_seg(&g, &a);
+    send_seg(&g, &b);
+    rsc_wait_received(2);
+    qtest_clock_step(g.qts, INTERVAL_NS);
+
+    g_assert_cmphex(qpci_io_readb(pci->pdev, pci->bar, status_off) &
+                    VIRTIO_CONFIG_S_DRIVER_OK, ==, VIRTIO_CONFIG_S_DRIVER_OK);
+    g_assert(guest_used(&g, &id, &len));
+    g_assert_cmpint(id, ==, head);
+    g_assert_cmpint(len, ==, GUEST_HDR_LEN + alen);
+    /* the header's first 4 bytes went nowhere, the rest is in RAM */
+    memread(rest, ram, len - 4);
+    g_assert_cmpint(ram[GUEST_HDR_LEN - 2 - 4], ==, 1);    /* num_buffers */
+    g_assert(memcmp(ram + GUEST_HDR_LEN - 4, fa, alen) == 0);
+
+    pkts = guest_sync(&g);
+    g_assert_cmpint(pkts->len, ==, 1);
+    assert_untouched(&g_array_index(pkts, Pkt, 0), &b);
+    pkts_free(pkts);
+
+    /* still the same device, still coalescing */
+    g_assert_cmpint(rsc_stat("delivered"), >=, 3);
+    segs[0] = data_seg(false, true, 1);
+    segs[1] = data_seg(false, true, 2);
+    segs[2] = data_seg(false, true, 3);
+    send_seg(&g, &segs[1]);
+    send_seg(&g, &segs[2]);
+    pkts = guest_step(&g, INTERVAL_NS);
+    g_assert_cmpint(pkts->len, ==, 1);
+    assert_coalesced(&g_array_index(pkts, Pkt, 0), segs, 1, 2);
+    pkts_free(pkts);
+}
+
 /* Send a control queue command and return the device's ack */
 static uint8_t ctrl_cmd(QVirtioNet *net, QGuestAllocator *alloc,
                         uint8_t class, uint8_t command,
@@ -3840,6 +3919,8 @@ static void register_virtio_net_rsc_test(void)
     qos_add_test("rsc/migrate-rsc-off", "virtio-net-pci",
                  test_migrate_rsc_off, &opts);
     qos_add_test("rsc/ring-reset", "virtio-net-pci", test_ring_reset, &opts);
+    qos_add_test("rsc/reentrant-reset", "virtio-net-pci",
+                 test_reentrant_reset, &opts);
 
     opts.before = rsc_mq_setup;
     opts.edge.extra_device_opts = "guest_rsc_ext=on,mq=on,vectors=6";
