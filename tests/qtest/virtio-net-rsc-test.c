@@ -3601,9 +3601,11 @@ static void test_rss_flush(void *obj, void *data, QGuestAllocator *alloc)
  * another receive queue.  When that queue has no room the frame waits in
  * the net queue of the backend queue it arrived on, which then reads no
  * more: the guest's kick of the full queue must let it in, whether RSC is
- * on (the engine of that queue stalls) or off.
+ * on (the engine of that queue stalls) or off; with RSC on, so must the
+ * engine's timer when the guest posts buffers without a kick.
  */
-static void test_rss_redirect(void *obj, void *data, QGuestAllocator *alloc)
+static void rss_redirect(void *obj, void *data, QGuestAllocator *alloc,
+                         bool kick)
 {
     QVirtioNet *net = obj;
     RscMqArgs *a = data;
@@ -3611,7 +3613,7 @@ static void test_rss_redirect(void *obj, void *data, QGuestAllocator *alloc)
     uint16_t sport = 0;
     gint64 start;
     Guest g[2];
-    Seg s, seg[2];
+    Seg s, seg[2], other;
     Pkt p;
     int q, k;
 
@@ -3646,7 +3648,23 @@ static void test_rss_redirect(void *obj, void *data, QGuestAllocator *alloc)
     }
     send_seg(&g[0], &seg[0]);
     tap_wait_read(a->tap[0]);
-    if (rsc) {
+    if (rsc && !kick) {
+        /*
+         * Another flow's unit, due half an interval later: the timer
+         * armed for it retries delivery once the engine has stalled
+         */
+        int64_t received = rsc_stat("received");
+
+        qtest_clock_step(global_qtest, INTERVAL_NS / 2);
+        other = data_seg(false, true, 0);
+        other.sport = sport + 1;
+        send_seg(&g[0], &other);
+        rsc_wait_received(received + 1);
+        qtest_clock_step(global_qtest, INTERVAL_NS / 2);
+        g_assert_cmpint(rsc_stat("refused"), ==, 1);
+        send_seg(&g[0], &seg[1]);
+        tap_wait_read(a->tap[0]);
+    } else if (rsc) {
         /* the engine took it; its unit is due and finds no room */
         qtest_clock_step(global_qtest, INTERVAL_NS);
         g_assert_cmpint(rsc_stat("refused"), ==, 1);
@@ -3658,7 +3676,11 @@ static void test_rss_redirect(void *obj, void *data, QGuestAllocator *alloc)
         send_seg(&g[0], &seg[1]);
     }
 
-    guest_post(&g[1], 64);
+    /*
+     * Without a kick the timer's retry ends the stall, and must let in
+     * net queue 0 as well as net queue 1 of the queue it serves
+     */
+    guest_post_kick(&g[1], 64, kick);
     start = g_get_monotonic_time();
     for (k = 0; k < 2; k++) {
         while (!mq_poll_flow(&g[1], &p, sport)) {
@@ -3670,6 +3692,17 @@ static void test_rss_redirect(void *obj, void *data, QGuestAllocator *alloc)
         assert_untouched(&p, &seg[k]);
         pkt_free(&p);
     }
+}
+
+static void test_rss_redirect(void *obj, void *data, QGuestAllocator *alloc)
+{
+    rss_redirect(obj, data, alloc, true);
+}
+
+static void test_rss_redirect_timer(void *obj, void *data,
+                                    QGuestAllocator *alloc)
+{
+    rss_redirect(obj, data, alloc, false);
 }
 
 /*
@@ -3933,6 +3966,8 @@ static void register_virtio_net_rsc_test(void)
     opts.edge.extra_device_opts = "guest_rsc_ext=on,mq=on,vectors=6,rss=on";
     qos_add_test("rsc/rss-flush", "virtio-net", test_rss_flush, &opts);
     qos_add_test("rsc/rss-redirect", "virtio-net", test_rss_redirect, &opts);
+    qos_add_test("rsc/rss-redirect-timer", "virtio-net",
+                 test_rss_redirect_timer, &opts);
     opts.edge.extra_device_opts = "guest_rsc_ext=off,mq=on,vectors=6,rss=on";
     qos_add_test("rsc/rss-redirect-off", "virtio-net", test_rss_redirect,
                  &opts);
