@@ -23,13 +23,16 @@
 # Both downloads must be intact.  (User networking cannot carry an open
 # TCP connection into another process, so no download spans the
 # migration: the guest polls the host until it says the migration is
-# over.)  --only on|off does one run.
+# over.)  --only on|off does one run.  --migrate-opts gives the
+# destination's device options instead of the run's (a destination that
+# lacks the source's properties, such as QEMU without the series).
 #
 #   linux-guest-test.sh --qemu PATH/qemu-system-x86_64
 #       [--on-opts ",rx_coalesce=on"] [--off-opts ",rx_coalesce=off"]
 #       [--size-mib 8] [--json FILE] [--workdir DIR] [--no-compare]
 #       [--max-ratio 0.5] [--timeout 300] [--machine pc] [--mem-mib 512]
 #       [--migrate-to PATH/qemu-system-x86_64] [--only on|off]
+#       [--migrate-opts ",guest_rsc_ext=on"]
 #
 # The kernel (linux-image-<abi>-amd64, the one the linux-image-amd64
 # metapackage currently depends on) and busybox-static are fetched with
@@ -55,6 +58,8 @@ TIMEOUT=300
 MACHINE=pc
 MEM_MIB=512
 MIGRATE_TO=
+MIGRATE_OPTS=
+MIGRATE_OPTS_SET=0
 RUNS="on off"
 
 usage() {
@@ -70,7 +75,7 @@ skip() { echo "SKIP: $*"; exit 77; }
 while [ $# -gt 0 ]; do
     case $1 in
     --qemu|--on-opts|--off-opts|--size-mib|--json|--workdir|--max-ratio|\
-    --timeout|--machine|--mem-mib|--migrate-to|--only)
+    --timeout|--machine|--mem-mib|--migrate-to|--only|--migrate-opts)
         [ $# -ge 2 ] || bad_usage "$1 needs a value"
         case $1 in
         --qemu) QEMU=$2 ;;
@@ -85,6 +90,7 @@ while [ $# -gt 0 ]; do
         --mem-mib) MEM_MIB=$2 ;;
         --migrate-to) MIGRATE_TO=$2 ;;
         --only) RUNS=$2 ;;
+        --migrate-opts) MIGRATE_OPTS=$2; MIGRATE_OPTS_SET=1 ;;
         esac
         shift 2 ;;
     --no-compare) COMPARE=0; shift ;;
@@ -97,6 +103,8 @@ done
 [ -x "$QEMU" ] || bad_usage "$QEMU is not an executable"
 [ -z "$MIGRATE_TO" ] || [ -x "$MIGRATE_TO" ] ||
     bad_usage "--migrate-to: $MIGRATE_TO is not an executable"
+[ "$MIGRATE_OPTS_SET" = 0 ] || [ -n "$MIGRATE_TO" ] ||
+    bad_usage "--migrate-opts needs --migrate-to"
 case $RUNS in
 "on off"|on|off) ;;
 *) bad_usage "--only must be on or off" ;;
@@ -588,6 +596,11 @@ run_guest() {
     if [ -n "$MIGRATE_TO" ]; then
         local dargs=("${args[@]}")
         dargs=("${dargs[@]/#file:$log/file:$dlog}")
+        if [ "$MIGRATE_OPTS_SET" = 1 ]; then
+            local dev="virtio-net-pci,netdev=n0,romfile=$MIGRATE_OPTS"
+            dargs=("${dargs[@]/#virtio-net-pci,netdev=n0,romfile=*/"$dev"}")
+            say "run '$label': destination -device $dev"
+        fi
         dargs+=(-incoming "unix:$mig")
         { printf '%q ' "$MIGRATE_TO" "${dargs[@]}"; echo; } > "$dout"
         timeout -k 5 "$TIMEOUT" "$MIGRATE_TO" "${dargs[@]}" </dev/null \
@@ -685,7 +698,9 @@ opts_used=
 [[ " $RUNS " != *" off "* ]] || opts_used+=$OFF_OPTS
 for q in "$QEMU" ${MIGRATE_TO:+"$MIGRATE_TO"}; do
     props=$("$q" -device virtio-net-pci,help 2>/dev/null || true)
-    for o in ${opts_used//,/ }; do
+    o_q=$opts_used
+    [ "$q" = "$QEMU" ] || [ "$MIGRATE_OPTS_SET" = 0 ] || o_q=$MIGRATE_OPTS
+    for o in ${o_q//,/ }; do
         p=${o%%=*}
         grep -q "^ *$p=" <<< "$props" ||
             { echo "FAIL: $q has no virtio-net-pci property '$p' (from '$o')"; exit 1; }

@@ -1721,6 +1721,143 @@ static void test_migrate_rsc_off(void *obj, void *data,
     migration_end(&m, from, bus);
 }
 
+/* Does the file @path hold the migration (sub)section named @name? */
+static bool stream_has_subsection(const char *path, const char *name)
+{
+    g_autofree char *buf = NULL;
+    g_autofree char *tag = g_strdup_printf("%c%s", (int)strlen(name), name);
+    size_t n = strlen(tag);
+    gsize len, i;
+
+    g_assert(g_file_get_contents(path, &buf, &len, NULL));
+    /* a (sub)section's name goes into the stream after its length byte */
+    for (i = 0; i + n <= len; i++) {
+        if (!memcmp(buf + i, tag, n)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * The subsections for held packets and for RSC switched off by the guest
+ * are in the migration stream when they are needed, and never with
+ * x-rsc-migrate=off (for a destination that does not know them; older
+ * machine types, where this property is off): the guest has switched RSC
+ * off while a packet waits for its buffers.
+ */
+static void test_migrate_stream(void *obj, void *data,
+                                QGuestAllocator *alloc)
+{
+    QVirtioNetPCI *dev = obj;
+    QVirtioNet *net = &dev->net;
+    g_autofree char *path = device_path();
+    g_autofree char *dir = g_dir_make_tmp("rsc-stream-XXXXXX", NULL);
+    g_autofree char *file = g_strdup_printf("%s/stream", dir);
+    g_autofree char *uri = g_strdup_printf("file:%s", file);
+    gint64 start = g_get_monotonic_time();
+    QDict *rsp;
+    bool migrate;
+    Guest g;
+    Seg segs[10];
+    GArray *pkts;
+
+    rsp = qmp("{ 'execute': 'qom-get', 'arguments': {"
+              " 'path': %s, 'property': 'x-rsc-migrate' } }", path);
+    migrate = qdict_get_bool(rsp, "return");
+    qobject_unref(rsp);
+
+    guest_init(&g, net, ((RscTestArgs *)data)->sv[0], alloc, 256,
+               MRG_BUF_SIZE);
+    /* one buffer for the sync marker, one too few for the packet */
+    guest_post(&g, 2);
+    send_data_segs(&g, segs, 0, 10, false, true);
+    pkts = guest_sync(&g);
+    g_assert_cmpint(pkts->len, ==, 0);
+    pkts_free(pkts);
+    g_assert_cmpint(ctrl_offloads(net, alloc,
+                                  (1ULL << VIRTIO_NET_F_GUEST_CSUM) |
+                                  (1ULL << VIRTIO_NET_F_GUEST_TSO4) |
+                                  (1ULL << VIRTIO_NET_F_GUEST_TSO6)),
+                    ==, VIRTIO_NET_OK);
+    g_assert_cmpint(rsc_stat("refused"), >=, 1);
+
+    rsp = qmp("{ 'execute': 'migrate', 'arguments': { 'uri': %s } }", uri);
+    g_assert(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    for (;;) {
+        const char *status;
+        bool done;
+
+        rsp = qmp("{ 'execute': 'query-migrate' }");
+        status = qdict_get_try_str(qdict_get_qdict(rsp, "return"), "status");
+        g_assert(status);
+        g_assert_cmpstr(status, !=, "failed");
+        done = !strcmp(status, "completed");
+        qobject_unref(rsp);
+        if (done) {
+            break;
+        }
+        g_assert_cmpint(g_get_monotonic_time() - start, <=, RX_TIMEOUT_US);
+        g_usleep(1000);
+    }
+
+    g_assert_cmpint(stream_has_subsection(file, "virtio-net-device/rsc"),
+                    ==, migrate);
+    g_assert_cmpint(stream_has_subsection(file,
+                                          "virtio-net-device/rsc_ext_off"),
+                    ==, migrate);
+    /* the device is in the file: the test looks at the right stream */
+    g_assert_true(stream_has_subsection(file, "0000:00:04.0/virtio-net"));
+    unlink(file);
+    rmdir(dir);
+}
+
+/*
+ * A peer without virtio-net headers (the socket netdev): with RSC the
+ * device offers GUEST_CSUM, GUEST_TSO4 and GUEST_TSO6 itself and
+ * coalesces; with x-rsc-no-vnet-hdr=off (older machine types) it offers
+ * what QEMU 10.0 did, RSC_EXT without them, so that a guest migrates to a
+ * QEMU without the series, and nothing is coalesced.
+ */
+static void test_no_vnet_hdr(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QVirtioNet *net = obj;
+    const uint64_t offloads = (1ULL << VIRTIO_NET_F_GUEST_CSUM) |
+                              (1ULL << VIRTIO_NET_F_GUEST_TSO4) |
+                              (1ULL << VIRTIO_NET_F_GUEST_TSO6);
+    g_autofree char *path = device_path();
+    uint64_t features = qvirtio_get_features(net->vdev);
+    QDict *rsp;
+    bool own;
+    Guest g;
+    Seg segs[3];
+    GArray *pkts;
+    int i;
+
+    rsp = qmp("{ 'execute': 'qom-get', 'arguments': {"
+              " 'path': %s, 'property': 'x-rsc-no-vnet-hdr' } }", path);
+    own = qdict_get_bool(rsp, "return");
+    qobject_unref(rsp);
+
+    assert_rsc_offered(net, true);
+    g_assert_cmphex(features & offloads, ==, own ? offloads : 0);
+
+    guest_start(&g, net, data, alloc);
+    send_data_segs(&g, segs, 0, 3, false, true);
+    pkts = guest_step(&g, INTERVAL_NS);
+    if (own) {
+        g_assert_cmpint(pkts->len, ==, 1);
+        assert_coalesced(&g_array_index(pkts, Pkt, 0), segs, 0, 2);
+    } else {
+        g_assert_cmpint(pkts->len, ==, 3);
+        for (i = 0; i < 3; i++) {
+            assert_untouched(&g_array_index(pkts, Pkt, i), &segs[i]);
+        }
+    }
+    pkts_free(pkts);
+}
+
 /* Without guest_rsc_ext frames and headers pass untouched */
 static void test_off(void *obj, void *data, QGuestAllocator *alloc)
 {
@@ -3951,9 +4088,19 @@ static void register_virtio_net_rsc_test(void)
     qos_add_test("rsc/migrate", "virtio-net-pci", test_migrate, &opts);
     qos_add_test("rsc/migrate-rsc-off", "virtio-net-pci",
                  test_migrate_rsc_off, &opts);
+    qos_add_test("rsc/migrate-stream", "virtio-net-pci", test_migrate_stream,
+                 &opts);
     qos_add_test("rsc/ring-reset", "virtio-net-pci", test_ring_reset, &opts);
     qos_add_test("rsc/reentrant-reset", "virtio-net-pci",
                  test_reentrant_reset, &opts);
+    qos_add_test("rsc/no-vnet-hdr", "virtio-net", test_no_vnet_hdr, &opts);
+    /* the properties older machine types set: 10.0's ABI and stream */
+    opts.edge.extra_device_opts = "guest_rsc_ext=on,x-rsc-migrate=off";
+    qos_add_test("rsc/migrate-stream-compat", "virtio-net-pci",
+                 test_migrate_stream, &opts);
+    opts.edge.extra_device_opts = "guest_rsc_ext=on,x-rsc-no-vnet-hdr=off";
+    qos_add_test("rsc/no-vnet-hdr-compat", "virtio-net", test_no_vnet_hdr,
+                 &opts);
 
     opts.before = rsc_mq_setup;
     opts.edge.extra_device_opts = "guest_rsc_ext=on,mq=on,vectors=6";
