@@ -722,6 +722,18 @@ static int64_t rsc_stat(const char *name)
     return v;
 }
 
+/* The device's boolean property @name */
+static bool device_prop_bool(const char *name)
+{
+    g_autofree char *path = device_path();
+    QDict *rsp = qmp("{ 'execute': 'qom-get', 'arguments': {"
+                     " 'path': %s, 'property': %s } }", path, name);
+    bool v = qdict_get_bool(rsp, "return");
+
+    qobject_unref(rsp);
+    return v;
+}
+
 /* Wait until the engines have taken @n frames in all */
 static void rsc_wait_received(int64_t n)
 {
@@ -1756,21 +1768,15 @@ static void test_migrate_stream(void *obj, void *data,
 {
     QVirtioNetPCI *dev = obj;
     QVirtioNet *net = &dev->net;
-    g_autofree char *path = device_path();
     g_autofree char *dir = g_dir_make_tmp("rsc-stream-XXXXXX", NULL);
     g_autofree char *file = g_strdup_printf("%s/stream", dir);
     g_autofree char *uri = g_strdup_printf("file:%s", file);
     gint64 start = g_get_monotonic_time();
+    bool migrate = device_prop_bool("x-rsc-migrate");
     QDict *rsp;
-    bool migrate;
     Guest g;
     Seg segs[10];
     GArray *pkts;
-
-    rsp = qmp("{ 'execute': 'qom-get', 'arguments': {"
-              " 'path': %s, 'property': 'x-rsc-migrate' } }", path);
-    migrate = qdict_get_bool(rsp, "return");
-    qobject_unref(rsp);
 
     guest_init(&g, net, ((RscTestArgs *)data)->sv[0], alloc, 256,
                MRG_BUF_SIZE);
@@ -1831,19 +1837,12 @@ static void test_no_vnet_hdr(void *obj, void *data, QGuestAllocator *alloc)
     const uint64_t offloads = (1ULL << VIRTIO_NET_F_GUEST_CSUM) |
                               (1ULL << VIRTIO_NET_F_GUEST_TSO4) |
                               (1ULL << VIRTIO_NET_F_GUEST_TSO6);
-    g_autofree char *path = device_path();
     uint64_t features = qvirtio_get_features(net->vdev);
-    QDict *rsp;
-    bool own;
+    bool own = device_prop_bool("x-rsc-no-vnet-hdr");
     Guest g;
     Seg segs[3];
     GArray *pkts;
     int i;
-
-    rsp = qmp("{ 'execute': 'qom-get', 'arguments': {"
-              " 'path': %s, 'property': 'x-rsc-no-vnet-hdr' } }", path);
-    own = qdict_get_bool(rsp, "return");
-    qobject_unref(rsp);
 
     assert_rsc_offered(net, true);
     g_assert_cmphex(features & offloads, ==, own ? offloads : 0);
