@@ -1028,6 +1028,7 @@ typedef enum RscJoin {
     RSC_ECN_CHANGE,     /* likewise, and it counts as an abort */
     RSC_BAD_CSUM,       /* likewise */
     RSC_ECN_NEW,        /* as RSC_NO_JOIN, and it counts as an abort */
+    RSC_TS_BACK,        /* as RSC_BAD_CSUM: an older timestamp */
 } RscJoin;
 
 /* The ECN field of the IP header */
@@ -1161,7 +1162,14 @@ static RscJoin rsc_join(NetRscEngine *e, NetRscChain *c, RscSeg *s)
         return payload ? RSC_NO_JOIN : RSC_NOT_SAME;
     }
     if (c->ts && rsc_seq_diff(s->tsval, c->tsval) < 0) {
-        return payload ? RSC_NO_JOIN : RSC_NOT_SAME;
+        /*
+         * Maybe an old duplicate, which the guest's PAWS check (RFC 7323)
+         * drops by its timestamp.  A unit it started would carry the next
+         * segment's newer timestamp and hide it: it goes out alone, an
+         * exception in Microsoft's rules.  (In GSO mode its options differ
+         * from the unit's, which rsc_resegmentable() caught.)
+         */
+        return payload ? RSC_TS_BACK : RSC_NOT_SAME;
     }
 
     if (payload == 0) {
@@ -1390,6 +1398,7 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
             break;
         case RSC_ECN_CHANGE:
         case RSC_BAD_CSUM:
+        case RSC_TS_BACK:
             s.abort = true;
             /* fall through */
         case RSC_NOT_SAME:

@@ -18,18 +18,21 @@
  * coalesced unit, a NetRscChain.  Every fed frame is one of:
  *
  *   bypass    - not a TCP segment the engine can key (non-IP, non-TCP,
- *               non-first IPv4 fragment, VLAN tagged, malformed): delivered
- *               at once, untouched;
+ *               non-first IPv4 fragment, VLAN tagged, malformed, IPv6
+ *               extension headers it does not walk): delivered at once,
+ *               untouched, even ahead of a unit of the same addresses
+ *               and ports;
  *   candidate - an in-order data segment or window update that joins
  *               the flow's unit (or starts one);
  *   finalize  - a segment of a flow that must not be merged (SYN, FIN, RST,
  *               URG, ECE, CWR, AE or a reserved TCP flag, options other
  *               than timestamps, IPv4 options, IPv6 extension headers,
  *               fragments, bad checksum, already GSO, duplicate ACKs,
- *               other pure ACKs, and an ECN field that differs from the
- *               unit's on a pure ACK, or on any segment in
- *               NET_RSC_MODE_GSO): the flow's unit is delivered first,
- *               then the segment, untouched.
+ *               other pure ACKs, a data segment in sequence with an
+ *               older timestamp than its unit's, and an ECN field that
+ *               differs from the unit's on a pure ACK, or on any segment
+ *               in NET_RSC_MODE_GSO): the flow's unit is delivered
+ *               first, then the segment, untouched.
  *
  * Duplicate ACKs
  * --------------
@@ -47,13 +50,19 @@
  *
  * A unit closes when a segment does not continue it (sequence gap, older
  * timestamp, other IP header fields, the 65535-byte IP datagram limit
- * counting the IPv6 header too), when it has waited
- * interval_ns, when its slot is needed for a new flow (the oldest unit is
- * delivered, never dropped) or on net_rsc_flush().  A data segment that
- * does not continue its unit starts the flow's next one.  A segment with
- * PSH joins as any other but makes its unit due 1 ns after its arrival:
- * the rest of a receive burst fed at the same now_ns still joins, and the
- * caller's timer delivers the unit right after the burst.
+ * counting the IPv6 header too), when net_rsc_poll() finds it has waited
+ * interval_ns (what is fed before that call still joins), when its slot
+ * is needed for a new flow (the oldest unit is delivered, never dropped)
+ * or on net_rsc_flush().  A data segment that does not continue its unit
+ * starts the flow's next one, but for one with an older timestamp, which
+ * goes out alone: it may be an old duplicate that the guest's PAWS check
+ * (RFC 7323) must see, and a unit it started would carry a later
+ * segment's newer timestamp.  (The engine keeps nothing of a flow whose
+ * unit has left, so such a segment arriving then starts a unit as any.)
+ * A segment with PSH joins as any other but makes its unit due 1 ns after
+ * its arrival: the rest of a receive burst fed before the caller's next
+ * poll still joins, and the caller's timer delivers the unit right after
+ * the burst.
  *
  * ECN
  * ---

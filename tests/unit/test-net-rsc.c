@@ -1437,12 +1437,17 @@ static void test_interval_zero(void)
 
 /*
  * Feed data segments 0..n-1 of flow 0 with TSvals @tsval; @split is the
- * index of the first segment that must start a new unit, or n.
+ * index of the first segment that must not join the first unit, or n.
+ * If @alone, that segment goes out alone (an exception, one abort) and
+ * the next starts the second unit; else it starts the second unit.
  */
 static void check_split(int ipv, const uint32_t *tsval, unsigned n,
-                        unsigned split, void (*tweak)(RscFrameSpec *, int))
+                        unsigned split, bool alone,
+                        void (*tweak)(RscFrameSpec *, int))
 {
     RscFrameSpec s[8], exp;
+    unsigned first_out = alone ? 2 : 1;
+    unsigned rest = alone ? split + 1 : split;
     Ctx c;
     unsigned i;
 
@@ -1458,10 +1463,12 @@ static void check_split(int ipv, const uint32_t *tsval, unsigned n,
         }
         feed_spec(&c, NULL, &s[i], T0 + i);
         /* the unit leaves when the segment that does not fit arrives */
-        g_assert_cmpuint(c.out->len, ==, i < split ? 0 : 1);
+        g_assert_cmpuint(c.out->len, ==, i < split ? 0 : first_out);
     }
     net_rsc_flush(c.e);
-    g_assert_cmpuint(c.out->len, ==, split < n ? 2 : 1);
+    g_assert_cmpuint(c.out->len, ==,
+                     split < n ? first_out + (rest < n) : 1);
+    g_assert_cmpuint(stats(&c)->aborts, ==, split < n && alone);
 
     exp = s[0];
     exp.payload_len = split * MSS;
@@ -1477,14 +1484,17 @@ static void check_split(int ipv, const uint32_t *tsval, unsigned n,
         }
         assert_coalesced(out_pkt(&c, 0), &exp, MSS, split, 0);
     }
-    if (split < n) {
-        exp = s[split];
-        exp.payload_len = (n - split) * MSS;
+    if (split < n && alone) {
+        assert_single(out_pkt(&c, 1), NULL, &s[split]);
+    }
+    if (rest < n) {
+        exp = s[rest];
+        exp.payload_len = (n - rest) * MSS;
         exp.tsval = s[n - 1].tsval;
-        if (n - split == 1) {
-            assert_single(out_pkt(&c, 1), NULL, &s[split]);
+        if (n - rest == 1) {
+            assert_single(out_pkt(&c, first_out), NULL, &s[rest]);
         } else {
-            assert_coalesced(out_pkt(&c, 1), &exp, MSS, n - split, 0);
+            assert_coalesced(out_pkt(&c, first_out), &exp, MSS, n - rest, 0);
         }
     }
     ctx_cleanup(&c);
@@ -1740,15 +1750,19 @@ typedef struct SplitCase {
     unsigned n;
     unsigned split;
     void (*tweak)(RscFrameSpec *s, int i);
+    bool alone;             /* see check_split() */
 } SplitCase;
 
 static const SplitCase split_cases[] = {
-    { "timestamps/older", 4, true, { 100, 99, 100 }, 3, 1 },
+    /* an older TSval goes out alone, for the guest's PAWS check */
+    { "timestamps/older", 4, true, { 100, 99, 100 }, 3, 1, NULL, true },
+    { "timestamps/older-then-more", 6, true, { 100, 99, 101, 102 }, 4, 1,
+      NULL, true },
     { "timestamps/equal", 4, true, { 100, 100, 101, 101 }, 4, 4 },
     { "timestamps/wrap", 6, true, { 0xfffffff0, 0xffffffff, 0x10, 0x11 },
       4, 4 },
     { "timestamps/older-wrap", 4, true,
-      { 0x10, 0x20, 0xfffffff0, 0xfffffff1 }, 4, 2 },
+      { 0x10, 0x20, 0xfffffff0, 0xfffffff1 }, 4, 2, NULL, true },
     { "ipv4/ecn/ect0", 4, false, { 0 }, 4, 4, tweak_ect0 },
     { "ipv6/ecn/ect0", 6, false, { 0 }, 4, 4, tweak_ect0 },
     { "ipv4/ttl-min", 4, false, { 0 }, 4, 4, tweak_ttl },
@@ -1771,7 +1785,8 @@ static void test_split(gconstpointer opaque)
 {
     const SplitCase *k = opaque;
 
-    check_split(k->ipv, k->ts ? k->tsval : NULL, k->n, k->split, k->tweak);
+    check_split(k->ipv, k->ts ? k->tsval : NULL, k->n, k->split, k->alone,
+                k->tweak);
 }
 
 static void add_split_cases(void)
