@@ -21,7 +21,6 @@
 #include <arpa/inet.h>
 #include <locale.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include "qemu/bswap.h"
 #include "net/rsc.h"
 #include "pcap-io.h"
@@ -798,8 +797,7 @@ static char *parse_num(const char *name, const char *s, int64_t min,
                            ")", name, s, min, max);
 }
 
-/* Whether @a and @b name the same existing file */
-/* @b may be "-", standard input */
+/* Whether @a and @b ("-": standard input) name the same existing file */
 static bool same_file(const char *a, const char *b)
 {
     struct stat sa, sb;
