@@ -1400,8 +1400,11 @@ NetRscStatus net_rsc_receive(NetRscEngine *e, const NetRscHdr *hdr,
         case RSC_BAD_CSUM:
         case RSC_TS_BACK:
             s.abort = true;
-            /* fall through */
+            cls = RSC_FINALIZE;
+            break;
         case RSC_NOT_SAME:
+            /* a pure ACK; one with a bad checksum is an exception too */
+            s.abort = s.verify && !rsc_sum_ok(&s, 0);
             cls = RSC_FINALIZE;
             break;
         }

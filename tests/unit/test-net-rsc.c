@@ -1167,17 +1167,18 @@ static void test_dup_ack_then_data(void)
 
 /*
  * What dup_acks does not count: pure ACKs that are not duplicates of the
- * unit (out of sequence, older timestamp), and a duplicate ACK with a bad
- * checksum, an exception (abort).  Each still closes the unit.
+ * unit (out of sequence, older timestamp, a new ACK number), and a
+ * duplicate ACK with a bad checksum.  Each still closes the unit; a bad
+ * checksum is an exception (abort) whatever else the ACK is.
  */
 static void test_dup_ack_not_counted(void)
 {
-    RscFrameSpec d[6], a[3];
+    RscFrameSpec d[10], a[5];
     Ctx c;
     unsigned i;
 
     ctx_init(&c, NET_RSC_DEFAULT_FLOWS, INTERVAL);
-    for (i = 0; i < 6; i++) {
+    for (i = 0; i < 10; i++) {
         mss_spec(&d[i], 4, 0, i, true);
     }
     pure_ack_spec(&a[0], &d[1]);
@@ -1186,7 +1187,12 @@ static void test_dup_ack_not_counted(void)
     a[1].tsval -= 1;
     pure_ack_spec(&a[2], &d[5]);
     a[2].l4_csum = RSC_CSUM_BAD;
-    for (i = 0; i < 3; i++) {
+    pure_ack_spec(&a[3], &d[7]);
+    a[3].ack += 1000;
+    pure_ack_spec(&a[4], &d[9]);
+    a[4].ack += 1000;
+    a[4].l4_csum = RSC_CSUM_BAD;
+    for (i = 0; i < 5; i++) {
         feed_spec(&c, NULL, &d[2 * i], T0);
         feed_spec(&c, NULL, &d[2 * i + 1], T0);
         feed_spec(&c, NULL, &a[i], T0);
@@ -1195,13 +1201,13 @@ static void test_dup_ack_not_counted(void)
         assert_single(out_pkt(&c, 2 * i + 1), NULL, &a[i]);
     }
     assert_stats(&c, &(NetRscStats) {
-        .received = 9,
-        .coalesced_pkts = 6,
-        .coalesced_octets = 6 * MSS,
-        .coalesce_events = 3,
-        .finalized = 3,
-        .aborts = 1,
-        .delivered = 6,
+        .received = 15,
+        .coalesced_pkts = 10,
+        .coalesced_octets = 10 * MSS,
+        .coalesce_events = 5,
+        .finalized = 5,
+        .aborts = 2,
+        .delivered = 10,
     });
     ctx_cleanup(&c);
 }
